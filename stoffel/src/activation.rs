@@ -1,0 +1,49 @@
+//! Activation records: one per running VM function call. A frame owns a window
+//! `base..base + register_count` of the VM's one register stack (no vector per call), its
+//! compare flag, where its pending arguments start, and the closure it runs for.
+
+use std::sync::{Arc, Mutex};
+
+use crate::closure::Closure;
+use crate::exec::resolve::CompiledFunction;
+use crate::value::Value;
+
+/// The result of the last `CMP` in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompareFlag {
+    /// The left operand was less.
+    Less,
+    /// The operands were equal (also the initial state of a frame).
+    Equal,
+    /// The left operand was greater.
+    Greater,
+    /// The operands cannot be ordered (NaN, unrelated types, different objects).
+    Unordered,
+}
+
+impl CompareFlag {
+    pub(crate) fn from_ordering(ordering: Option<std::cmp::Ordering>) -> CompareFlag {
+        match ordering {
+            Some(std::cmp::Ordering::Less) => CompareFlag::Less,
+            Some(std::cmp::Ordering::Equal) => CompareFlag::Equal,
+            Some(std::cmp::Ordering::Greater) => CompareFlag::Greater,
+            None => CompareFlag::Unordered,
+        }
+    }
+}
+
+/// One running call of a VM function.
+pub(crate) struct ActivationRecord {
+    pub(crate) function: Arc<CompiledFunction>,
+    /// The index of the instruction being executed (for a caller: its `CALL`).
+    pub(crate) pc: usize,
+    /// Where the frame's registers start in the register stack.
+    pub(crate) base: usize,
+    pub(crate) compare_flag: CompareFlag,
+    /// Where the frame's pending arguments start in the argument stack.
+    pub(crate) args_base: usize,
+    /// The closure this call runs for (its upvalues serve `get_upvalue`/`set_upvalue`).
+    pub(crate) closure: Option<Arc<Closure>>,
+    /// Cells made by capturing this frame's parameters, so later captures share them.
+    pub(crate) captured: Vec<(usize, Arc<Mutex<Value>>)>,
+}

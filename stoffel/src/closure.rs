@@ -1,0 +1,68 @@
+//! Closures: a VM function plus the upvalue cells it captured. Cells are shared, so two
+//! closures that captured the same variable see each other's writes, and a closure keeps its
+//! cells across calls (a counter counts).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::value::{lock, Value};
+
+/// A captured variable: a named, shared, mutable cell.
+#[derive(Clone)]
+pub struct Upvalue {
+    pub(crate) name: String,
+    pub(crate) cell: Arc<Mutex<Value>>,
+}
+
+impl Upvalue {
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cell's current value.
+    pub fn get(&self) -> Value {
+        lock(&self.cell).clone()
+    }
+
+    /// Writes the cell and returns the old value.
+    pub fn set(&self, value: Value) -> Value {
+        std::mem::replace(&mut *lock(&self.cell), value)
+    }
+}
+
+/// A closure: the function it runs (by name, resolved to a slot so re-registration is seen)
+/// and its upvalue cells. Created by the `create_closure` builtin, called by `call_closure`.
+pub struct Closure {
+    pub(crate) function: String,
+    pub(crate) slot: u32,
+    pub(crate) upvalues: Vec<Upvalue>,
+}
+
+impl Closure {
+    /// The name of the function the closure runs.
+    pub fn function_name(&self) -> &str {
+        &self.function
+    }
+
+    /// The captured upvalues, in capture order.
+    pub fn upvalues(&self) -> &[Upvalue] {
+        &self.upvalues
+    }
+
+    /// The upvalue named `name`.
+    pub fn upvalue(&self, name: &str) -> Option<&Upvalue> {
+        self.upvalues.iter().find(|upvalue| upvalue.name == name)
+    }
+}
+
+impl fmt::Debug for Closure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Closure");
+        debug.field("function", &self.function);
+        for upvalue in &self.upvalues {
+            debug.field(&upvalue.name, &upvalue.get());
+        }
+        debug.finish()
+    }
+}

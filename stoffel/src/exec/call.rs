@@ -1,0 +1,248 @@
+//! Calls: entering VM functions (a new frame window, no host recursion), calling foreign
+//! functions (pooled argument buffers, panics caught), closures, host entry points, and
+//! unwinding so that a failed call leaves no frames, registers or pending arguments behind.
+
+use std::sync::Arc;
+
+use crate::activation::{ActivationRecord, CompareFlag};
+use crate::closure::Closure;
+use crate::error::{Error, ErrorKind, StackFrame};
+use crate::exec::resolve::CompiledFunction;
+use crate::foreign::{call_guarded, plural, ForeignFunction, ForeignFunctionContext};
+use crate::hooks::HookEvent;
+use crate::state::{Callable, VMState};
+use crate::value::Value;
+
+/// What a call did.
+pub(crate) enum Called {
+    /// A VM frame was pushed; the loop runs it.
+    Entered,
+    /// A foreign function ran and returned this.
+    Returned(Value),
+}
+
+/// Stack heights to return to when a call fails.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    frames: usize,
+    registers: usize,
+    pending_args: usize,
+}
+
+impl VMState {
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            frames: self.frames.len(),
+            registers: self.registers.len(),
+            pending_args: self.pending_args.len(),
+        }
+    }
+
+    /// Drops everything above `mark`: frames, their registers, pending arguments.
+    pub(crate) fn unwind_to(&mut self, mark: Mark) {
+        self.frames.truncate(mark.frames);
+        self.registers.truncate(mark.registers);
+        self.pending_args.truncate(mark.pending_args);
+    }
+
+    /// Calls the function registered as `name` with `args`: the host's way in, and a foreign
+    /// function's way back in (re-entrant).
+    pub(crate) fn call_by_name(&mut self, name: &str, args: &[Value]) -> Result<Value, Error> {
+        let slot = self
+            .functions
+            .lookup(name)
+            .filter(|&slot| !matches!(self.functions.get(slot), Some((_, Callable::Missing))))
+            .ok_or_else(|| Error::not_found(format!("function `{name}` not found")))?;
+        self.invoke(slot, args)
+    }
+
+    /// Calls the function in `slot` with `args` and runs it to completion.
+    pub(crate) fn invoke(&mut self, slot: u32, args: &[Value]) -> Result<Value, Error> {
+        let mark = self.mark();
+        self.pending_args.extend_from_slice(args);
+        let result = match self.call_slot(slot, mark.pending_args) {
+            Ok(Called::Returned(value)) => Ok(value),
+            Ok(Called::Entered) => self.run(mark.frames),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let error = self.locate(error);
+                self.unwind_to(mark);
+                Err(error)
+            }
+        }
+    }
+
+    /// Adds the current call stack to an error that has none yet.
+    pub(crate) fn locate(&self, error: Error) -> Error {
+        if error.has_call_stack() {
+            error
+        } else {
+            error.with_call_stack(self.call_stack())
+        }
+    }
+
+    /// Calls `slot` with the pending arguments from `args_start` on (consuming them).
+    pub(crate) fn call_slot(&mut self, slot: u32, args_start: usize) -> Result<Called, Error> {
+        let Some((name, callable)) = self.functions.get(slot) else {
+            return Err(Error::not_found(format!("function slot {slot} not found")));
+        };
+        match callable.clone() {
+            Callable::Missing => Err(Error::not_found(format!("function `{name}` not found"))),
+            Callable::Vm(function) => self.enter_vm(function, args_start, None),
+            Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
+            Callable::CallClosure => self.enter_closure(args_start),
+        }
+    }
+
+    fn enter_vm(
+        &mut self,
+        function: Arc<CompiledFunction>,
+        args_start: usize,
+        closure: Option<Arc<Closure>>,
+    ) -> Result<Called, Error> {
+        let given = self.pending_args.len() - args_start;
+        let expected = function.def.parameters.len();
+        if given != expected {
+            return Err(Error::arity(format!(
+                "`{}` takes {}, but {given} were given",
+                function.def.name,
+                plural(expected, "argument")
+            )));
+        }
+        if self.frames.len() >= self.limits.max_call_depth {
+            return Err(Error::new(
+                ErrorKind::CallDepth,
+                format!("call depth limit of {} exceeded", self.limits.max_call_depth),
+            ));
+        }
+        if self.hooks.active() {
+            let args = self.pending_args[args_start..].to_vec();
+            self.fire(HookEvent::BeforeFunctionCall(function.def.name.clone(), args))?;
+        }
+        let base = self.registers.len();
+        self.registers.extend(self.pending_args.drain(args_start..));
+        self.registers.resize(base + function.def.register_count, Value::Unit);
+        self.frames.push(ActivationRecord {
+            function,
+            pc: 0,
+            base,
+            compare_flag: CompareFlag::Equal,
+            args_base: self.pending_args.len(),
+            closure,
+            captured: Vec::new(),
+        });
+        Ok(Called::Entered)
+    }
+
+    fn call_foreign(&mut self, function: &ForeignFunction, args_start: usize) -> Result<Value, Error> {
+        let foreign_frame = || StackFrame { function: function.name.clone(), instruction: None };
+        function.check_arity(self.pending_args.len() - args_start)?;
+        if self.native_depth >= self.limits.max_native_depth {
+            return Err(Error::new(
+                ErrorKind::CallDepth,
+                format!(
+                    "foreign functions re-entered the VM more than {} times",
+                    self.limits.max_native_depth
+                ),
+            ));
+        }
+        let mut args = self.arg_buffers.pop().unwrap_or_default();
+        args.extend(self.pending_args.drain(args_start..));
+        let hooks_active = self.hooks.active();
+        if hooks_active {
+            self.fire(HookEvent::BeforeFunctionCall(function.name.clone(), args.clone()))?;
+        }
+        let mark = self.mark();
+        self.native_depth += 1;
+        let result = call_guarded(
+            &*function.code,
+            &mut ForeignFunctionContext { args: &args, state: self, name: &function.name },
+        );
+        self.native_depth -= 1;
+        args.clear();
+        self.arg_buffers.push(args);
+        match result {
+            Ok(value) => {
+                if self.hooks.active() {
+                    self.fire(HookEvent::AfterFunctionCall(function.name.clone(), value.clone()))?;
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                // A panic may have skipped a nested call's own clean-up.
+                self.unwind_to(mark);
+                if error.has_call_stack() {
+                    return Err(error);
+                }
+                let mut stack = vec![foreign_frame()];
+                stack.extend(self.call_stack());
+                Err(error.with_call_stack(stack))
+            }
+        }
+    }
+
+    /// `call_closure(closure, args…)`: runs the closure's function with its upvalues.
+    fn enter_closure(&mut self, args_start: usize) -> Result<Called, Error> {
+        let Some(first) = self.pending_args.get(args_start) else {
+            return Err(Error::arity("`call_closure` takes at least 1 argument, but 0 were given"));
+        };
+        let Value::Closure(closure) = first.clone() else {
+            return Err(Error::type_error(format!(
+                "argument 1 of `call_closure`: expected closure, found {}",
+                first.type_name()
+            )));
+        };
+        self.pending_args.remove(args_start);
+        let callable = self.functions.get(closure.slot).map(|(_, callable)| callable.clone());
+        match callable {
+            Some(Callable::Vm(function)) => self.enter_vm(function, args_start, Some(closure)),
+            Some(Callable::Foreign(function)) => {
+                self.call_foreign(&function, args_start).map(Called::Returned)
+            }
+            _ => Err(Error::not_found(format!(
+                "closure function `{}` is not a VM function",
+                closure.function
+            ))),
+        }
+    }
+
+    /// Charges fuel; a limit error when the budget runs out.
+    pub(crate) fn consume_fuel(&mut self, amount: u64) -> Result<(), Error> {
+        if !self.metered {
+            return Ok(());
+        }
+        match self.fuel.checked_sub(amount) {
+            Some(left) => {
+                self.fuel = left;
+                Ok(())
+            }
+            None => {
+                self.fuel = 0;
+                Err(out_of_fuel())
+            }
+        }
+    }
+
+    /// Validates, lowers and registers a VM function (replacing any function of that name).
+    pub(crate) fn register_function(&mut self, function: crate::VMFunction) -> Result<(), Error> {
+        function.validate()?;
+        let name = function.name.clone();
+        let compiled = crate::exec::resolve::compile(function, &mut self.functions);
+        self.functions.define(&name, Callable::Vm(Arc::new(compiled)));
+        Ok(())
+    }
+
+    /// Registers (or replaces) a foreign function.
+    pub(crate) fn register_foreign(&mut self, function: ForeignFunction) {
+        let name = function.name.clone();
+        self.functions.define(&name, Callable::Foreign(Arc::new(function)));
+    }
+}
+
+#[cold]
+pub(crate) fn out_of_fuel() -> Error {
+    Error::limit("out of fuel: the instruction budget is used up")
+}

@@ -1,0 +1,318 @@
+//! The dispatch loop: one `loop { match op { .. } }` over resolved `Op`s, compiled twice —
+//! untraced (no event code at all) and traced (every hook event fires) — and switching between
+//! the two when hooks are enabled or disabled. Handlers live by family in `arith` and `call`.
+
+pub(crate) mod arith;
+pub(crate) mod call;
+pub(crate) mod resolve;
+
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::sync::Arc;
+
+use crate::activation::CompareFlag;
+use crate::error::{Error, ErrorKind};
+use crate::hooks::HookEvent;
+use crate::state::VMState;
+use crate::value::Value;
+use call::{out_of_fuel, Called};
+use resolve::{CompiledFunction, Op};
+
+/// Why the loop stopped.
+enum Exit {
+    /// The entry frame returned.
+    Return(Value),
+    /// Hooks were enabled or disabled: continue in the other loop.
+    Switch,
+}
+
+#[cold]
+fn interrupted() -> Error {
+    Error::new(ErrorKind::Interrupted, "execution interrupted by the host")
+}
+
+impl VMState {
+    /// Runs until the frame stack returns to `entry_depth` frames.
+    pub(crate) fn run(&mut self, entry_depth: usize) -> Result<Value, Error> {
+        loop {
+            let exit = if self.hooks.active() {
+                self.run_loop::<true>(entry_depth)
+            } else {
+                self.run_loop::<false>(entry_depth)
+            };
+            match exit {
+                Ok(Exit::Return(value)) => return Ok(value),
+                Ok(Exit::Switch) => continue,
+                Err(error) => return Err(self.locate(error)),
+            }
+        }
+    }
+
+    fn run_loop<const TRACED: bool>(&mut self, entry_depth: usize) -> Result<Exit, Error> {
+        let hooks = Arc::clone(&self.hooks);
+        let interrupt = Arc::clone(&self.interrupt);
+        let mut fuel = self.fuel;
+        'frames: loop {
+            let Some(frame) = self.frames.last() else {
+                return Err(Error::new(ErrorKind::Usage, "no frame to run"));
+            };
+            let function = Arc::clone(&frame.function);
+            let code: &[Op] = &function.code;
+            let base = frame.base;
+            let args_base = frame.args_base;
+            let mut pc = frame.pc;
+            let mut flag = frame.compare_flag;
+
+            // Saves the frame's position and the fuel before anything that may look at them.
+            macro_rules! save {
+                ($at:expr) => {{
+                    self.fuel = fuel;
+                    if let Some(frame) = self.frames.last_mut() {
+                        frame.pc = $at;
+                        frame.compare_flag = flag;
+                    }
+                }};
+            }
+            // Leaves the loop with an error located at the current instruction.
+            macro_rules! fail {
+                ($error:expr) => {{
+                    let error = $error;
+                    save!(pc - 1);
+                    return Err(self.locate(error));
+                }};
+            }
+            macro_rules! tri {
+                ($result:expr) => {
+                    match $result {
+                        Ok(value) => value,
+                        Err(error) => fail!(error),
+                    }
+                };
+            }
+            macro_rules! reg {
+                ($r:expr) => {
+                    self.registers[base + $r as usize]
+                };
+            }
+            macro_rules! binary {
+                ($handler:path, $d:expr, $a:expr, $b:expr) => {{
+                    let value = tri!($handler(&reg!($a), &reg!($b)));
+                    reg!($d) = value;
+                }};
+            }
+            macro_rules! jump {
+                ($t:expr) => {{
+                    let target = $t as usize;
+                    if target < pc {
+                        // Backward jumps close loops: poll for cancellation and hook changes.
+                        if interrupt.swap(false, AtomicOrdering::Relaxed) {
+                            fail!(interrupted());
+                        }
+                        if hooks.active() != TRACED {
+                            save!(target);
+                            return Ok(Exit::Switch);
+                        }
+                    }
+                    pc = target;
+                }};
+            }
+
+            loop {
+                let Some(&op) = code.get(pc) else {
+                    // Validation makes every body end in RET or JMP; this is unreachable.
+                    return Err(Error::new(ErrorKind::Usage, "execution ran past the last instruction"));
+                };
+                let mut dest_old = None;
+                if TRACED {
+                    save!(pc);
+                    dest_old = tri!(self.trace_before(&function, pc, args_base));
+                }
+                pc += 1;
+                if fuel == 0 {
+                    fail!(out_of_fuel());
+                }
+                fuel -= 1;
+                match op {
+                    Op::Ld { d, k } => {
+                        let top = self.pending_args.len() as i64 - 1;
+                        let index = top + i64::from(k);
+                        if index < args_base as i64 {
+                            let available = self.pending_args.len() - args_base;
+                            fail!(Error::bounds(format!(
+                                "LD [sp{k:+}] is outside the {available} pending argument(s) of this frame"
+                            )));
+                        }
+                        let value = self.pending_args[index as usize].clone();
+                        reg!(d) = value;
+                    }
+                    Op::Ldi { d, c } => reg!(d) = function.constants[c as usize].clone(),
+                    Op::Mov { d, a } => {
+                        let value = reg!(a).clone();
+                        reg!(d) = value;
+                    }
+                    Op::Add { d, a, b } => binary!(arith::add, d, a, b),
+                    Op::Sub { d, a, b } => binary!(arith::sub, d, a, b),
+                    Op::Mul { d, a, b } => binary!(arith::mul, d, a, b),
+                    Op::Div { d, a, b } => binary!(arith::div, d, a, b),
+                    Op::Mod { d, a, b } => binary!(arith::rem, d, a, b),
+                    Op::And { d, a, b } => binary!(arith::and, d, a, b),
+                    Op::Or { d, a, b } => binary!(arith::or, d, a, b),
+                    Op::Xor { d, a, b } => binary!(arith::xor, d, a, b),
+                    Op::Shl { d, a, b } => binary!(arith::shl, d, a, b),
+                    Op::Shr { d, a, b } => binary!(arith::shr, d, a, b),
+                    Op::Not { d, a } => {
+                        let value = tri!(arith::not(&reg!(a)));
+                        reg!(d) = value;
+                    }
+                    Op::Cmp { a, b } => flag = CompareFlag::from_ordering(reg!(a).compare(&reg!(b))),
+                    Op::Jmp { t } => jump!(t),
+                    Op::JmpEq { t } => {
+                        if flag == CompareFlag::Equal {
+                            jump!(t)
+                        }
+                    }
+                    Op::JmpNeq { t } => {
+                        if flag != CompareFlag::Equal {
+                            jump!(t)
+                        }
+                    }
+                    Op::JmpLt { t } => {
+                        if flag == CompareFlag::Less {
+                            jump!(t)
+                        }
+                    }
+                    Op::JmpGt { t } => {
+                        if flag == CompareFlag::Greater {
+                            jump!(t)
+                        }
+                    }
+                    Op::PushArg { a } => {
+                        let value = reg!(a).clone();
+                        self.pending_args.push(value);
+                    }
+                    Op::Call { slot } => {
+                        if interrupt.swap(false, AtomicOrdering::Relaxed) {
+                            fail!(interrupted());
+                        }
+                        save!(pc - 1);
+                        match self.call_slot(slot, args_base) {
+                            Ok(Called::Entered) => continue 'frames,
+                            Ok(Called::Returned(value)) => {
+                                fuel = self.fuel;
+                                let old = std::mem::replace(&mut reg!(0), value);
+                                if TRACED {
+                                    tri!(self.trace_after(&function, pc - 1, Some(old)));
+                                }
+                                if hooks.active() != TRACED {
+                                    save!(pc);
+                                    return Ok(Exit::Switch);
+                                }
+                                continue;
+                            }
+                            Err(error) => {
+                                fuel = self.fuel;
+                                fail!(error)
+                            }
+                        }
+                    }
+                    Op::Ret { a } => {
+                        let value = std::mem::take(&mut reg!(a));
+                        if TRACED {
+                            // RegisterRead already fired; give the value back for the context.
+                            reg!(a) = value.clone();
+                            tri!(self.trace_after(&function, pc - 1, None));
+                            tri!(self.fire(HookEvent::AfterFunctionCall(function.def.name.clone(), value.clone())));
+                        }
+                        if let Some(frame) = self.frames.pop() {
+                            self.registers.truncate(frame.base);
+                            self.pending_args.truncate(frame.args_base);
+                        }
+                        self.fuel = fuel;
+                        if self.frames.len() <= entry_depth {
+                            return Ok(Exit::Return(value));
+                        }
+                        let Some(caller) = self.frames.last() else {
+                            return Ok(Exit::Return(value));
+                        };
+                        let caller_base = caller.base;
+                        let caller_pc = caller.pc;
+                        let caller_function = Arc::clone(&caller.function);
+                        let old = std::mem::replace(&mut self.registers[caller_base], value);
+                        if TRACED {
+                            tri!(self.trace_after(&caller_function, caller_pc, Some(old)));
+                        }
+                        if let Some(caller) = self.frames.last_mut() {
+                            caller.pc += 1;
+                        }
+                        if hooks.active() != TRACED {
+                            return Ok(Exit::Switch);
+                        }
+                        continue 'frames;
+                    }
+                }
+                if TRACED {
+                    tri!(self.trace_after(&function, pc - 1, dest_old));
+                }
+            }
+        }
+    }
+
+    /// Events before instruction `pc` of the top frame: the instruction, its register reads,
+    /// pending-argument pops for `CALL`. Returns the old value of the register it will write.
+    fn trace_before(
+        &mut self,
+        function: &CompiledFunction,
+        pc: usize,
+        args_base: usize,
+    ) -> Result<Option<Value>, Error> {
+        let Some(instruction) = function.def.instructions.get(pc) else {
+            return Ok(None);
+        };
+        let base = self.frames.last().map_or(0, |frame| frame.base);
+        self.fire(HookEvent::BeforeInstructionExecute(instruction.clone()))?;
+        for register in instruction.source_registers() {
+            let value = self.registers[base + register].clone();
+            self.fire(HookEvent::RegisterRead(register, value.clone()))?;
+            if let Some(name) = function.def.parameters.get(register) {
+                self.fire(HookEvent::VariableRead(name.clone(), value))?;
+            }
+        }
+        if let crate::Instruction::CALL(_) = instruction {
+            for value in self.pending_args[args_base..].iter().rev() {
+                self.fire(HookEvent::StackPop(value.clone()))?;
+            }
+            return Ok(Some(self.registers[base].clone()));
+        }
+        Ok(instruction.destination_register().map(|register| self.registers[base + register].clone()))
+    }
+
+    /// Events after instruction `pc` of the top frame ran: its register write (old value
+    /// `dest_old`), a pending-argument push, the instruction itself.
+    fn trace_after(
+        &mut self,
+        function: &CompiledFunction,
+        pc: usize,
+        dest_old: Option<Value>,
+    ) -> Result<(), Error> {
+        let Some(instruction) = function.def.instructions.get(pc) else {
+            return Ok(());
+        };
+        let base = self.frames.last().map_or(0, |frame| frame.base);
+        let destination = match instruction {
+            crate::Instruction::CALL(_) => Some(0),
+            other => other.destination_register(),
+        };
+        if let (Some(register), Some(old)) = (destination, dest_old) {
+            let new = self.registers[base + register].clone();
+            self.fire(HookEvent::RegisterWrite(register, old.clone(), new.clone()))?;
+            if let Some(name) = function.def.parameters.get(register) {
+                self.fire(HookEvent::VariableWrite(name.clone(), old, new))?;
+            }
+        }
+        if let crate::Instruction::PUSHARG(_) = instruction {
+            if let Some(value) = self.pending_args.last() {
+                self.fire(HookEvent::StackPush(value.clone()))?;
+            }
+        }
+        self.fire(HookEvent::AfterInstructionExecute(instruction.clone()))
+    }
+}

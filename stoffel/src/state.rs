@@ -1,0 +1,180 @@
+//! `VMState`: everything a running VM owns — the function table, the activation records and
+//! their register and argument stacks, the object store, the hook manager, limits and the
+//! output sink. It lives behind the `VirtualMachine`'s mutex.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::activation::ActivationRecord;
+use crate::error::StackFrame;
+use crate::exec::resolve::CompiledFunction;
+use crate::foreign::ForeignFunction;
+use crate::function::VMFunction;
+use crate::hooks::HookManager;
+use crate::object_store::ObjectStore;
+use crate::value::Value;
+
+/// What a function-table slot holds.
+#[derive(Clone)]
+pub(crate) enum Callable {
+    /// A name that calls refer to but nobody registered (yet): calling it is "not found".
+    Missing,
+    Vm(Arc<CompiledFunction>),
+    Foreign(Arc<ForeignFunction>),
+    /// The `call_closure` builtin, run inline by the dispatch loop (no host recursion).
+    CallClosure,
+}
+
+/// All functions by slot. A slot's index never changes, so `CALL`s resolved to it at load
+/// time see a later re-registration of the name.
+#[derive(Default)]
+pub(crate) struct FunctionTable {
+    pub(crate) slots: Vec<(String, Callable)>,
+    by_name: HashMap<String, u32>,
+}
+
+impl FunctionTable {
+    /// The slot for `name`, created empty when the name is new.
+    pub(crate) fn slot(&mut self, name: &str) -> u32 {
+        if let Some(&slot) = self.by_name.get(name) {
+            return slot;
+        }
+        let slot = self.slots.len() as u32;
+        self.slots.push((name.to_owned(), Callable::Missing));
+        self.by_name.insert(name.to_owned(), slot);
+        slot
+    }
+
+    pub(crate) fn lookup(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+
+    pub(crate) fn define(&mut self, name: &str, callable: Callable) {
+        let slot = self.slot(name);
+        self.slots[slot as usize].1 = callable;
+    }
+
+    pub(crate) fn get(&self, slot: u32) -> Option<&(String, Callable)> {
+        self.slots.get(slot as usize)
+    }
+}
+
+/// Host-set limits; the defaults are generous and never let the host crash.
+#[derive(Clone, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_call_depth: usize,
+    /// How deeply foreign functions may re-enter the VM (each level uses host stack).
+    pub(crate) max_native_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_call_depth: 100_000, max_native_depth: 64 }
+    }
+}
+
+/// Where `print` writes.
+pub(crate) type Output = Box<dyn Write + Send>;
+
+/// The VM's state: reachable through [`VirtualMachine::with_state`](crate::VirtualMachine::with_state)
+/// for inspection, and the data behind every execution.
+pub struct VMState {
+    pub(crate) functions: FunctionTable,
+    pub(crate) frames: Vec<ActivationRecord>,
+    /// One register stack; each frame owns a window of it.
+    pub(crate) registers: Vec<Value>,
+    /// One pending-argument stack; each frame owns the part above its `args_base`.
+    pub(crate) pending_args: Vec<Value>,
+    /// Reused argument buffers for foreign calls, so calls do not allocate.
+    pub(crate) arg_buffers: Vec<Vec<Value>>,
+    pub(crate) store: ObjectStore,
+    pub(crate) hooks: Arc<HookManager>,
+    pub(crate) output: Output,
+    pub(crate) limits: Limits,
+    /// Instructions left before a fuel error; `u64::MAX` means unmetered.
+    pub(crate) fuel: u64,
+    pub(crate) metered: bool,
+    pub(crate) interrupt: Arc<AtomicBool>,
+    pub(crate) native_depth: usize,
+}
+
+impl VMState {
+    pub(crate) fn new(hooks: Arc<HookManager>, interrupt: Arc<AtomicBool>) -> VMState {
+        VMState {
+            functions: FunctionTable::default(),
+            frames: Vec::new(),
+            registers: Vec::new(),
+            pending_args: Vec::new(),
+            arg_buffers: Vec::new(),
+            store: ObjectStore::default(),
+            hooks,
+            output: Box::new(std::io::stdout()),
+            limits: Limits::default(),
+            fuel: u64::MAX,
+            metered: false,
+            interrupt,
+            native_depth: 0,
+        }
+    }
+
+    /// The object store: live-object counts and the caps.
+    pub fn object_store(&self) -> &ObjectStore {
+        &self.store
+    }
+
+    /// How many VM frames are active (0 between runs).
+    pub fn call_depth(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// How many values wait on the pending-argument stack (0 between runs).
+    pub fn pending_arguments(&self) -> usize {
+        self.pending_args.len()
+    }
+
+    /// The running function and the index of its current instruction.
+    pub fn current_instruction(&self) -> Option<(&str, usize)> {
+        self.frames.last().map(|frame| (frame.function.def.name.as_str(), frame.pc))
+    }
+
+    /// The names of all registered functions (VM, foreign and builtin), sorted.
+    pub fn function_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .functions
+            .slots
+            .iter()
+            .filter(|(_, callable)| !matches!(callable, Callable::Missing))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The VM function registered as `name`.
+    pub fn vm_function(&self, name: &str) -> Option<&VMFunction> {
+        let slot = self.functions.lookup(name)?;
+        match &self.functions.get(slot)?.1 {
+            Callable::Vm(function) => Some(&function.def),
+            _ => None,
+        }
+    }
+
+    /// The call stack, innermost frame first.
+    pub fn call_stack(&self) -> Vec<StackFrame> {
+        self.frames
+            .iter()
+            .rev()
+            .map(|frame| StackFrame {
+                function: frame.function.def.name.clone(),
+                instruction: Some(frame.pc),
+            })
+            .collect()
+    }
+
+    /// Fuel left, when the VM is metered.
+    pub fn fuel(&self) -> Option<u64> {
+        self.metered.then_some(self.fuel)
+    }
+}

@@ -1,0 +1,101 @@
+//! Closure builtins: `create_closure` captures parameters (a new cell, shared by later captures
+//! in the same frame) or the running closure's upvalues (the same cell, as Lua's nested
+//! closures); `get_upvalue` / `set_upvalue` work on the calling closure's cells.
+//! (`call_closure` runs in the dispatch loop, see `exec::call`.)
+
+use std::sync::{Arc, Mutex};
+
+use crate::closure::{Closure, Upvalue};
+use crate::error::Error;
+use crate::foreign::ForeignFunctionContext;
+use crate::hooks::HookEvent;
+use crate::state::Callable;
+use crate::value::Value;
+
+pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
+    let function_name: String = ctx.arg(0)?;
+    let mut names = Vec::with_capacity(ctx.args.len() - 1);
+    for index in 1..ctx.args.len() {
+        names.push(ctx.arg::<String>(index)?);
+    }
+    let state = &mut *ctx.state;
+    let slot = state.functions.lookup(&function_name);
+    let declared = match slot.and_then(|slot| state.functions.get(slot)) {
+        Some((_, Callable::Vm(function))) => function.def.upvalues.clone(),
+        _ => {
+            return Err(Error::not_found(format!(
+                "create_closure: `{function_name}` is not a VM function"
+            )))
+        }
+    };
+    let Some(frame) = state.frames.last_mut() else {
+        return Err(Error::type_error("create_closure must be called from a VM function"));
+    };
+    let mut upvalues = Vec::with_capacity(names.len());
+    for name in names {
+        if !declared.contains(&name) {
+            return Err(Error::not_found(format!(
+                "create_closure: `{function_name}` does not declare upvalue `{name}`"
+            )));
+        }
+        if upvalues.iter().any(|upvalue: &Upvalue| upvalue.name == name) {
+            return Err(Error::type_error(format!("create_closure: upvalue `{name}` captured twice")));
+        }
+        let parameter = frame.function.def.parameters.iter().position(|p| *p == name);
+        let cell = if let Some(index) = parameter {
+            match frame.captured.iter().find(|(captured, _)| *captured == index) {
+                Some((_, cell)) => Arc::clone(cell),
+                None => {
+                    let cell = Arc::new(Mutex::new(state.registers[frame.base + index].clone()));
+                    frame.captured.push((index, Arc::clone(&cell)));
+                    cell
+                }
+            }
+        } else if let Some(upvalue) = frame.closure.as_ref().and_then(|closure| closure.upvalue(&name)) {
+            Arc::clone(&upvalue.cell)
+        } else {
+            return Err(Error::not_found(format!(
+                "create_closure: cannot capture `{name}`: it is neither a parameter nor an upvalue of `{}`",
+                frame.function.def.name
+            )));
+        };
+        upvalues.push(Upvalue { name, cell });
+    }
+    let slot = state.functions.slot(&function_name);
+    let closure = Value::Closure(Arc::new(Closure { function: function_name.clone(), slot, upvalues }));
+    ctx.fire(|| HookEvent::ClosureCreated(function_name, closure.clone()))?;
+    Ok(closure)
+}
+
+/// The calling frame's upvalue `name`.
+fn upvalue(ctx: &ForeignFunctionContext<'_>, builtin: &str, name: &str) -> Result<Upvalue, Error> {
+    let Some(frame) = ctx.state.frames.last() else {
+        return Err(Error::type_error(format!("{builtin} must be called from a closure")));
+    };
+    let Some(closure) = &frame.closure else {
+        return Err(Error::type_error(format!(
+            "{builtin}: `{}` is not running as a closure",
+            frame.function.def.name
+        )));
+    };
+    closure.upvalue(name).cloned().ok_or_else(|| {
+        Error::not_found(format!("{builtin}: the closure of `{}` has no upvalue `{name}`", closure.function))
+    })
+}
+
+pub(super) fn get_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
+    let name: &str = ctx.arg(0)?;
+    let upvalue = upvalue(ctx, "get_upvalue", name)?;
+    let value = upvalue.get();
+    ctx.fire(|| HookEvent::UpvalueRead(name.to_owned(), value.clone()))?;
+    Ok(value)
+}
+
+pub(super) fn set_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
+    let name: &str = ctx.arg(0)?;
+    let value = ctx.args[1].clone();
+    let upvalue = upvalue(ctx, "set_upvalue", name)?;
+    let old = upvalue.set(value.clone());
+    ctx.fire(|| HookEvent::UpvalueWrite(name.to_owned(), old, value))?;
+    Ok(Value::Unit)
+}

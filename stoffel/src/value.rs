@@ -1,0 +1,482 @@
+//! Values: the dynamically typed data the VM computes with, and the shared handles (objects,
+//! arrays, foreign objects, closures) that alias when cloned.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::closure::Closure;
+use crate::object_store::LiveToken;
+
+/// A VM value. Cloning is cheap: scalars copy, everything else clones a reference count, so
+/// objects, arrays, foreign objects and closures are shared by reference (clones alias).
+///
+/// # Examples
+/// ```
+/// use stoffel::Value;
+/// assert_eq!(Value::from(42).to_string(), "42");
+/// assert_eq!(Value::from(1.0).to_string(), "1.0");
+/// assert_eq!(format!("{:?}", Value::from("hi")), "\"hi\"");
+/// ```
+#[derive(Clone, Default)]
+pub enum Value {
+    /// A 64-bit signed integer.
+    Int(i64),
+    /// A 64-bit IEEE float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// An immutable string, shared on clone.
+    String(Str),
+    /// A map from int/string/bool keys to values, shared on clone.
+    Object(ObjectRef),
+    /// A dense, 0-based array, shared on clone.
+    Array(ArrayRef),
+    /// A host value stored with [`VirtualMachine::register_foreign_object`](crate::VirtualMachine::register_foreign_object).
+    Foreign(ForeignRef),
+    /// A function with captured upvalue cells.
+    Closure(Arc<Closure>),
+    /// The unit value `()`: "nothing", a missing field, a fresh register.
+    #[default]
+    Unit,
+}
+
+// A Value is two words: the hot loop copies them around, so keep it that way.
+const _: () = assert!(std::mem::size_of::<Value>() <= 16);
+
+impl Value {
+    /// The type name the VM uses in messages and `type(value)`: `"int"`, `"float"`, `"bool"`,
+    /// `"string"`, `"object"`, `"array"`, `"foreign"`, `"closure"` or `"unit"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Bool(_) => "bool",
+            Value::String(_) => "string",
+            Value::Object(_) => "object",
+            Value::Array(_) => "array",
+            Value::Foreign(_) => "foreign",
+            Value::Closure(_) => "closure",
+            Value::Unit => "unit",
+        }
+    }
+
+    /// Whether this is [`Value::Unit`].
+    pub fn is_unit(&self) -> bool {
+        matches!(self, Value::Unit)
+    }
+
+    /// Compares two values as `CMP` does: numbers numerically and exactly (an int against a
+    /// float without rounding through `f64`), strings by bytes, `false < true`, unit equals unit,
+    /// reference types equal only to themselves. `None` means unordered (NaN, unrelated types,
+    /// two different objects).
+    pub fn compare(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+            (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
+            (Value::Int(a), Value::Float(b)) => compare_int_float(*a, *b),
+            (Value::Float(a), Value::Int(b)) => compare_int_float(*b, *a).map(Ordering::reverse),
+            (Value::String(a), Value::String(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            (Value::Unit, Value::Unit) => Some(Ordering::Equal),
+            _ if self.same_reference(other) => Some(Ordering::Equal),
+            _ => None,
+        }
+    }
+
+    /// Whether both values are the same object, array, foreign object or closure.
+    pub fn same_reference(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (Value::Array(a), Value::Array(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (Value::Foreign(a), Value::Foreign(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (Value::Closure(a), Value::Closure(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Compares an int with a float exactly, as Lua 5.4 does: `2^53 + 1 > 2.0^53`.
+fn compare_int_float(int: i64, float: f64) -> Option<Ordering> {
+    if float.is_nan() {
+        return None;
+    }
+    // 2^63 as f64 is exact; every float at or beyond it is larger than any i64.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if float >= TWO_POW_63 {
+        return Some(Ordering::Less);
+    }
+    if float < -TWO_POW_63 {
+        return Some(Ordering::Greater);
+    }
+    // Now float.floor() fits in an i64 exactly.
+    let floor = float.floor();
+    let floor_int = floor as i64;
+    match int.cmp(&floor_int) {
+        Ordering::Equal if float > floor => Some(Ordering::Less),
+        ordering => Some(ordering),
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality for scalars and strings (`Int(1) != Float(1.0)`, NaN is unequal to
+    /// itself), identity for objects, arrays, foreign objects and closures.
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Unit, Value::Unit) => true,
+            _ => self.same_reference(other),
+        }
+    }
+}
+
+/// Writes a float so that it always reads as one: `1.0`, `1.5`, `1e300`, `NaN`, `inf`.
+pub(crate) fn write_float(f: &mut fmt::Formatter<'_>, value: f64) -> fmt::Result {
+    write!(f, "{value:?}")
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Float(v) => write_float(f, *v),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::String(s) => f.write_str(s),
+            Value::Unit => f.write_str("()"),
+            Value::Object(o) => o.write(f, &mut Vec::new()),
+            Value::Array(a) => a.write(f, &mut Vec::new()),
+            Value::Foreign(o) => write!(f, "<foreign {}>", o.type_name()),
+            Value::Closure(c) => write!(f, "<closure {}>", c.function_name()),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) => write!(f, "{:?}", &**s),
+            other => fmt::Display::fmt(other, f),
+        }
+    }
+}
+
+/// Writes a value nested in a container: strings quoted, cycles cut short as `...`.
+fn write_nested(f: &mut fmt::Formatter<'_>, value: &Value, seen: &mut Vec<usize>) -> fmt::Result {
+    match value {
+        Value::String(s) => write!(f, "{:?}", &**s),
+        Value::Object(o) => o.write(f, seen),
+        Value::Array(a) => a.write(f, seen),
+        other => fmt::Display::fmt(other, f),
+    }
+}
+
+/// An immutable, cheaply cloned string (one pointer wide, so [`Value`] stays 16 bytes).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Str(Arc<String>);
+
+impl Str {
+    /// The string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(Arc::new(s.to_owned()))
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(Arc::new(s))
+    }
+}
+
+/// A key of an object: ints, strings and bools (any other key type is a type error).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// An integer key.
+    Int(i64),
+    /// A boolean key.
+    Bool(bool),
+    /// A string key.
+    Str(Str),
+}
+
+impl Key {
+    /// The key for a value, or `None` when the value's type cannot be a key.
+    pub fn from_value(value: &Value) -> Option<Key> {
+        match value {
+            Value::Int(i) => Some(Key::Int(*i)),
+            Value::Bool(b) => Some(Key::Bool(*b)),
+            Value::String(s) => Some(Key::Str(s.clone())),
+            _ => None,
+        }
+    }
+
+    /// The key as a value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Key::Int(i) => Value::Int(*i),
+            Key::Bool(b) => Value::Bool(*b),
+            Key::Str(s) => Value::String(s.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(i) => write!(f, "{i}"),
+            Key::Bool(b) => write!(f, "{b}"),
+            Key::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_value(), f)
+    }
+}
+
+/// Locks a mutex whether or not a panicking holder poisoned it: our data stays consistent
+/// because every critical section is a single map or vector operation.
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) struct ObjectCell {
+    pub(crate) fields: Mutex<BTreeMap<Key, Value>>,
+    _live: LiveToken,
+}
+
+/// A shared reference to a VM object (a map with int/string/bool keys).
+#[derive(Clone)]
+pub struct ObjectRef(pub(crate) Arc<ObjectCell>);
+
+impl ObjectRef {
+    pub(crate) fn new(live: LiveToken) -> ObjectRef {
+        ObjectRef(Arc::new(ObjectCell { fields: Mutex::new(BTreeMap::new()), _live: live }))
+    }
+
+    /// Reads a field; a missing key reads as `None`.
+    pub fn get(&self, key: &Key) -> Option<Value> {
+        lock(&self.0.fields).get(key).cloned()
+    }
+
+    /// Writes a field and returns the value it replaced.
+    pub fn set(&self, key: Key, value: Value) -> Option<Value> {
+        lock(&self.0.fields).insert(key, value)
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        lock(&self.0.fields).len()
+    }
+
+    /// Whether the object has no fields.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of the fields, in key order.
+    pub fn entries(&self) -> Vec<(Key, Value)> {
+        lock(&self.0.fields).iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>, seen: &mut Vec<usize>) -> fmt::Result {
+        let address = Arc::as_ptr(&self.0) as usize;
+        if seen.contains(&address) {
+            return f.write_str("{...}");
+        }
+        seen.push(address);
+        f.write_str("{")?;
+        for (i, (key, value)) in self.entries().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{key}: ")?;
+            write_nested(f, value, seen)?;
+        }
+        seen.pop();
+        f.write_str("}")
+    }
+}
+
+pub(crate) struct ArrayCell {
+    pub(crate) elements: Mutex<Vec<Value>>,
+    _live: LiveToken,
+}
+
+/// A shared reference to a VM array (dense, 0-based).
+#[derive(Clone)]
+pub struct ArrayRef(pub(crate) Arc<ArrayCell>);
+
+impl ArrayRef {
+    pub(crate) fn new(elements: Vec<Value>, live: LiveToken) -> ArrayRef {
+        ArrayRef(Arc::new(ArrayCell { elements: Mutex::new(elements), _live: live }))
+    }
+
+    /// The element at `index`, or `None` when out of range.
+    pub fn get(&self, index: usize) -> Option<Value> {
+        lock(&self.0.elements).get(index).cloned()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        lock(&self.0.elements).len()
+    }
+
+    /// Whether the array is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of the elements.
+    pub fn to_vec(&self) -> Vec<Value> {
+        lock(&self.0.elements).clone()
+    }
+
+    /// Runs `f` with the elements locked (for host code that needs several operations at once).
+    pub fn with_elements<R>(&self, f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
+        f(&mut lock(&self.0.elements))
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>, seen: &mut Vec<usize>) -> fmt::Result {
+        let address = Arc::as_ptr(&self.0) as usize;
+        if seen.contains(&address) {
+            return f.write_str("[...]");
+        }
+        seen.push(address);
+        f.write_str("[")?;
+        for (i, value) in self.to_vec().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write_nested(f, value, seen)?;
+        }
+        seen.pop();
+        f.write_str("]")
+    }
+}
+
+pub(crate) struct ForeignCell {
+    /// Always an `Arc<Mutex<T>>` behind `dyn Any`, so typed access hands out that `Arc`.
+    pub(crate) object: Arc<dyn std::any::Any + Send + Sync>,
+    pub(crate) type_name: &'static str,
+    _live: LiveToken,
+}
+
+/// A shared reference to a host object stored in the VM.
+#[derive(Clone)]
+pub struct ForeignRef(pub(crate) Arc<ForeignCell>);
+
+impl ForeignRef {
+    pub(crate) fn new<T: Send + 'static>(value: T, live: LiveToken) -> ForeignRef {
+        ForeignRef(Arc::new(ForeignCell {
+            object: Arc::new(Mutex::new(value)),
+            type_name: std::any::type_name::<T>(),
+            _live: live,
+        }))
+    }
+
+    /// The Rust type name of the stored object.
+    pub fn type_name(&self) -> &'static str {
+        self.0.type_name
+    }
+
+    /// The stored object, typed; `None` when it holds another type.
+    pub fn downcast<T: Send + 'static>(&self) -> Option<Arc<Mutex<T>>> {
+        Arc::clone(&self.0.object).downcast::<Mutex<T>>().ok()
+    }
+}
+
+macro_rules! value_from {
+    ($($ty:ty => |$v:ident| $make:expr;)*) => {$(
+        impl From<$ty> for Value {
+            fn from($v: $ty) -> Value { $make }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => |v| Value::Int(v);
+    i32 => |v| Value::Int(v.into());
+    f64 => |v| Value::Float(v);
+    bool => |v| Value::Bool(v);
+    &str => |v| Value::String(v.into());
+    String => |v| Value::String(v.into());
+    Str => |v| Value::String(v);
+    () => |_v| Value::Unit;
+    ObjectRef => |v| Value::Object(v);
+    ArrayRef => |v| Value::Array(v);
+    ForeignRef => |v| Value::Foreign(v);
+    Arc<Closure> => |v| Value::Closure(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object_store::ObjectStore;
+
+    #[test]
+    fn display_matches_the_contract() {
+        let store = ObjectStore::default();
+        assert_eq!(Value::Int(42).to_string(), "42");
+        assert_eq!(Value::Float(1.5).to_string(), "1.5");
+        assert_eq!(Value::Float(1.0).to_string(), "1.0");
+        assert_eq!(Value::from("hello").to_string(), "hello");
+        assert_eq!(Value::Bool(true).to_string(), "true");
+        assert_eq!(Value::Unit.to_string(), "()");
+        let array = store.new_array(vec![Value::Int(1), Value::Int(2)]).unwrap();
+        assert_eq!(Value::Array(array).to_string(), "[1, 2]");
+        let object = store.new_object().unwrap();
+        object.set(Key::Str("name".into()), Value::from("x"));
+        assert_eq!(Value::Object(object.clone()).to_string(), "{name: \"x\"}");
+        // A cycle prints without recursing forever.
+        object.set(Key::Int(1), Value::Object(object.clone()));
+        assert_eq!(Value::Object(object.clone()).to_string(), "{1: {...}, name: \"x\"}");
+        object.set(Key::Int(1), Value::Unit);
+        assert_eq!(format!("{:?}", Value::from("q")), "\"q\"");
+    }
+
+    #[test]
+    fn exact_int_float_comparison() {
+        let big = (1i64 << 53) + 1;
+        assert_eq!(Value::Int(big).compare(&Value::Float(9007199254740992.0)), Some(Ordering::Greater));
+        assert_eq!(Value::Int(3).compare(&Value::Float(3.5)), Some(Ordering::Less));
+        assert_eq!(Value::Int(-3).compare(&Value::Float(-3.5)), Some(Ordering::Greater));
+        assert_eq!(Value::Int(3).compare(&Value::Float(3.0)), Some(Ordering::Equal));
+        assert_eq!(Value::Float(3.0).compare(&Value::Int(4)), Some(Ordering::Less));
+        assert_eq!(Value::Int(i64::MAX).compare(&Value::Float(9.3e18)), Some(Ordering::Less));
+        assert_eq!(Value::Int(i64::MIN).compare(&Value::Float(-9.3e18)), Some(Ordering::Greater));
+        assert_eq!(Value::Int(1).compare(&Value::Float(f64::NAN)), None);
+        assert_eq!(Value::from("a").compare(&Value::from("b")), Some(Ordering::Less));
+        assert_eq!(Value::Unit.compare(&Value::Int(0)), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: building functions with the raw API.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use stoffel::{Instruction, VMFunction, VirtualMachine};
+
+/// A function from parameter names, a register count and a body where `label(name)` entries
+/// are written as `Err(name)` and instructions as `Ok(instruction)`.
+pub fn function(name: &str, params: &[&str], registers: usize, body: Vec<Item>) -> VMFunction {
+    let mut labels = HashMap::new();
+    let mut instructions = Vec::new();
+    for item in body {
+        match item {
+            Item::Label(label) => {
+                labels.insert(label.to_string(), instructions.len());
+            }
+            Item::Op(instruction) => instructions.push(instruction),
+        }
+    }
+    VMFunction::new(
+        name,
+        params.iter().map(|p| p.to_string()).collect(),
+        vec![],
+        None,
+        registers,
+        instructions,
+        labels,
+    )
+}
+
+pub enum Item {
+    Label(&'static str),
+    Op(Instruction),
+}
+
+impl From<Instruction> for Item {
+    fn from(instruction: Instruction) -> Item {
+        Item::Op(instruction)
+    }
+}
+
+pub fn label(name: &'static str) -> Item {
+    Item::Label(name)
+}
+
+/// `vec![...]` of instructions and labels.
+#[macro_export]
+macro_rules! body {
+    ($($item:expr),* $(,)?) => { vec![$($crate::common::Item::from($item)),*] };
+}
+
+/// A VM with `functions` registered.
+pub fn vm_with(functions: Vec<VMFunction>) -> VirtualMachine {
+    let vm = VirtualMachine::new();
+    for function in functions {
+        vm.register_function(function).expect("valid function");
+    }
+    vm
+}
