@@ -11,17 +11,7 @@ use crate::isa::lookup;
 use crate::parser::register_index;
 
 /// Words the parser reads specially somewhere, so a name spelled like one is quoted.
-const KEYWORDS: &[&str] = &[
-    "fn",
-    "captures",
-    "registers",
-    "true",
-    "false",
-    "nan",
-    "inf",
-    "sp",
-    "_",
-];
+const KEYWORDS: &[&str] = &["fn", "captures", "registers", "true", "false", "nan", "inf", "sp", "_"];
 
 /// Why `name` cannot be written bare (as an identifier) — `None` when it can.
 ///
@@ -114,10 +104,7 @@ pub fn fmt_register(index: impl fmt::Display) -> String {
 /// # Errors
 ///
 /// Only the errors of `out`.
-pub fn write_program<S, H: fmt::Display>(
-    program: &Program<S, H>,
-    out: &mut impl Write,
-) -> fmt::Result {
+pub fn write_program<S, H: fmt::Display>(program: &Program<S, H>, out: &mut impl Write) -> fmt::Result {
     for (index, function) in program.functions.iter().enumerate() {
         if index > 0 {
             out.write_char('\n')?;
@@ -133,23 +120,11 @@ pub fn write_program<S, H: fmt::Display>(
 /// # Errors
 ///
 /// Only the errors of `out`.
-pub fn write_function<S, H: fmt::Display>(
-    function: &Function<S, H>,
-    out: &mut impl Write,
-) -> fmt::Result {
+pub fn write_function<S, H: fmt::Display>(function: &Function<S, H>, out: &mut impl Write) -> fmt::Result {
     let names = |names: &[crate::ast::Name<S>]| {
-        names
-            .iter()
-            .map(|name| fmt_name(&name.text))
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.iter().map(|name| fmt_name(&name.text)).collect::<Vec<_>>().join(", ")
     };
-    write!(
-        out,
-        "fn {}({})",
-        fmt_name(&function.name.text),
-        names(&function.params)
-    )?;
+    write!(out, "fn {}({})", fmt_name(&function.name.text), names(&function.params))?;
     if !function.captures.is_empty() {
         write!(out, " captures({})", names(&function.captures))?;
     }
@@ -227,14 +202,7 @@ mod tests {
 
     fn assemble(source: &str) -> Program<LineCol, Never> {
         crate::assemble_text(source).unwrap_or_else(|errors| {
-            panic!(
-                "{}",
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
+            panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
         })
     }
 
@@ -366,7 +334,7 @@ mod tests {
     #[test]
     fn odd_names_round_trip() {
         let text = round_trip(
-            r#"fn "odd name"("a b", ok) { CALL "odd name" CALL "ADD" CALL "r1" CALL plain RET r0 }
+            r#"fn "odd name"("a b", ok) { PUSHARG r0 PUSHARG r1 CALL "odd name" CALL "ADD" CALL "r1" CALL plain RET r0 }
                fn main() { PUSHARG r0 PUSHARG r0 CALL "odd name" RET r0 }"#,
         );
         assert!(text.starts_with("fn \"odd name\"(\"a b\", ok) {\n"));

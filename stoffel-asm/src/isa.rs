@@ -150,8 +150,8 @@ mod tests {
     fn table_has_every_seed_instruction() {
         let names: Vec<_> = OPS.iter().map(|op| op.mnemonic).collect();
         for seed in [
-            "LD", "LDI", "MOV", "ADD", "SUB", "MUL", "DIV", "MOD", "AND", "OR", "XOR", "NOT", "SHL",
-            "SHR", "CMP", "JMP", "JMPEQ", "JMPNEQ", "JMPLT", "JMPGT", "PUSHARG", "CALL", "RET",
+            "LD", "LDI", "MOV", "ADD", "SUB", "MUL", "DIV", "MOD", "AND", "OR", "XOR", "NOT", "SHL", "SHR",
+            "CMP", "JMP", "JMPEQ", "JMPNEQ", "JMPLT", "JMPGT", "PUSHARG", "CALL", "RET",
         ] {
             assert!(names.contains(&seed), "{seed} missing");
         }

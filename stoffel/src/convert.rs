@@ -101,9 +101,16 @@ impl<T: IntoValue> IntoResult for T {
     }
 }
 
-impl<T: IntoValue, E: std::fmt::Display> IntoResult for Result<T, E> {
+impl<T: IntoValue, E: std::fmt::Display + 'static> IntoResult for Result<T, E> {
+    /// `Ok` converts; `Err` becomes a foreign-function error with the error's message — except
+    /// a `stoffel::Error` (from `ctx.call(..)?`), which passes through with its kind and stack.
     fn into_result(self) -> Result<Value, Error> {
-        self.map(IntoValue::into_value).map_err(|error| Error::from(error.to_string()))
+        self.map(IntoValue::into_value).map_err(|error| {
+            match (&error as &dyn std::any::Any).downcast_ref::<Error>() {
+                Some(vm_error) => vm_error.clone(),
+                None => Error::from(error.to_string()),
+            }
+        })
     }
 }
 
@@ -289,7 +296,9 @@ impl<T: for<'b> FromValue<'b>> FromValue<'_> for Vec<T> {
             elements
                 .iter()
                 .enumerate()
-                .map(|(index, element)| T::from_value(element).map_err(|e| e.context(format!("element {index}"))))
+                .map(|(index, element)| {
+                    T::from_value(element).map_err(|e| e.context(format!("element {index}")))
+                })
                 .collect()
         })
     }
@@ -360,5 +369,9 @@ mod tests {
         assert_eq!(ok.into_result().unwrap(), Value::Int(1));
         let failed: Result<i64, &str> = Err("divide by zero");
         assert_eq!(failed.into_result().unwrap_err().to_string(), "divide by zero");
+        // A VM error passes through with its kind.
+        let inner = Error::arity("`f` takes 1 argument, but 0 were given");
+        let passed: Result<i64, Error> = Err(inner);
+        assert_eq!(passed.into_result().unwrap_err().kind(), crate::ErrorKind::Arity);
     }
 }

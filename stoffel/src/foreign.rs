@@ -133,7 +133,12 @@ impl<'a> ForeignFunctionContext<'a> {
         match args.get(index) {
             Some(value) => T::from_arg(value, index + 1, self.name),
             None => T::missing().ok_or_else(|| {
-                Error::arity(format!("`{}` needs argument {}, but {} were given", self.name, index + 1, args.len()))
+                Error::arity(format!(
+                    "`{}` needs argument {}, but {} were given",
+                    self.name,
+                    index + 1,
+                    args.len()
+                ))
             }),
         }
     }

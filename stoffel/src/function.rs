@@ -56,15 +56,7 @@ impl VMFunction {
         instructions: Vec<Instruction>,
         labels: HashMap<String, usize>,
     ) -> VMFunction {
-        VMFunction {
-            name: name.into(),
-            parameters,
-            upvalues,
-            parent,
-            register_count,
-            instructions,
-            labels,
-        }
+        VMFunction { name: name.into(), parameters, upvalues, parent, register_count, instructions, labels }
     }
 
     /// Checks everything the VM relies on: a name; register count in `max(1, parameters)..=65,536`;
@@ -133,7 +125,9 @@ impl VMFunction {
                 | Instruction::JMPGT(label)
                     if !self.labels.contains_key(label) =>
                 {
-                    return fail(format!("instruction {index} `{instruction}` jumps to undefined label `{label}`"));
+                    return fail(format!(
+                        "instruction {index} `{instruction}` jumps to undefined label `{label}`"
+                    ));
                 }
                 Instruction::LD(_, offset) if *offset > 0 => {
                     return fail(format!(

@@ -7,22 +7,46 @@ use crate::value::Value;
 
 /// Formats one operand by its table kind, so `Display` reads back through the assembler.
 macro_rules! write_operand {
-    ($f:ident, Dst, $v:expr) => { write!($f, "r{}", $v) };
-    ($f:ident, Src, $v:expr) => { write!($f, "r{}", $v) };
-    ($f:ident, Stack, $v:expr) => { $f.write_str(&crate::instruction::shim::fmt_stack(*$v)) };
-    ($f:ident, Imm, $v:expr) => { write_immediate($f, $v) };
-    ($f:ident, Label, $v:expr) => { $f.write_str($v) };
-    ($f:ident, Func, $v:expr) => { $f.write_str(&crate::instruction::shim::fmt_name($v)) };
+    ($f:ident, Dst, $v:expr) => {
+        write!($f, "r{}", $v)
+    };
+    ($f:ident, Src, $v:expr) => {
+        write!($f, "r{}", $v)
+    };
+    ($f:ident, Stack, $v:expr) => {
+        $f.write_str(&stoffel_asm::disasm::fmt_stack(*$v))
+    };
+    ($f:ident, Imm, $v:expr) => {
+        write_immediate($f, $v)
+    };
+    ($f:ident, Label, $v:expr) => {
+        $f.write_str($v)
+    };
+    ($f:ident, Func, $v:expr) => {
+        $f.write_str(&stoffel_asm::disasm::fmt_name($v))
+    };
 }
 
 /// The Rust type of an operand kind (fixed by the design contract).
 macro_rules! operand_type {
-    (Dst) => { usize };
-    (Src) => { usize };
-    (Stack) => { i32 };
-    (Imm) => { Value };
-    (Label) => { String };
-    (Func) => { String };
+    (Dst) => {
+        usize
+    };
+    (Src) => {
+        usize
+    };
+    (Stack) => {
+        i32
+    };
+    (Imm) => {
+        Value
+    };
+    (Label) => {
+        String
+    };
+    (Func) => {
+        String
+    };
 }
 
 macro_rules! define_instruction {
@@ -98,12 +122,16 @@ macro_rules! define_instruction {
 }
 
 macro_rules! collect_register {
-    ($registers:ident, Src, $v:expr) => { $registers.push(*$v) };
+    ($registers:ident, Src, $v:expr) => {
+        $registers.push(*$v)
+    };
     ($registers:ident, $other:ident, $v:expr) => {};
 }
 
 macro_rules! collect_destination {
-    ($registers:ident, Dst, $v:expr) => { $registers.push(*$v) };
+    ($registers:ident, Dst, $v:expr) => {
+        $registers.push(*$v)
+    };
     ($registers:ident, $other:ident, $v:expr) => {};
 }
 
@@ -114,9 +142,9 @@ stoffel_asm::for_each_instruction!(define_instruction);
 fn write_immediate(f: &mut fmt::Formatter<'_>, value: &Value) -> fmt::Result {
     match value {
         Value::Int(i) => write!(f, "{i}"),
-        Value::Float(x) => f.write_str(&crate::instruction::shim::fmt_float(*x)),
+        Value::Float(x) => f.write_str(&stoffel_asm::disasm::fmt_float(*x)),
         Value::Bool(b) => write!(f, "{b}"),
-        Value::String(s) => f.write_str(&crate::instruction::shim::fmt_string_literal(s)),
+        Value::String(s) => f.write_str(&stoffel_asm::disasm::fmt_string_literal(s)),
         Value::Unit => f.write_str("()"),
         other => write!(f, "<{} {other}>", other.type_name()),
     }
@@ -144,23 +172,5 @@ mod tests {
         assert_eq!(Instruction::PUSHARG(3).source_registers(), vec![3]);
         assert_eq!(Instruction::PUSHARG(3).destination_register(), None);
         assert_eq!(Instruction::JMP("x".into()).source_registers(), Vec::<usize>::new());
-    }
-}
-
-// TEMPORARY until stoffel_asm::disasm lands.
-pub(crate) mod shim {
-    pub(crate) fn fmt_stack(k: i32) -> String {
-        if k < 0 { format!("[sp{k}]") } else { format!("[sp+{k}]") }
-    }
-    pub(crate) fn fmt_name(name: &str) -> String {
-        let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if ident { name.to_string() } else { format!("{name:?}") }
-    }
-    pub(crate) fn fmt_float(x: f64) -> String {
-        format!("{x:?}")
-    }
-    pub(crate) fn fmt_string_literal(s: &str) -> String {
-        format!("{s:?}")
     }
 }

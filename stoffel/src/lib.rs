@@ -25,12 +25,17 @@ mod foreign;
 mod function;
 mod hooks;
 mod instruction;
+mod macros;
 mod object_store;
 mod program;
 mod state;
 mod stdlib;
 mod value;
 mod vm;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 
 pub use activation::CompareFlag;
 pub use closure::{Closure, Upvalue};
@@ -45,3 +50,5 @@ pub use program::Program;
 pub use state::VMState;
 pub use value::{ArrayRef, ForeignRef, Key, ObjectRef, Str, Value};
 pub use vm::{InterruptHandle, OutputBuffer, VirtualMachine};
+
+pub use stoffel_macros::foreign_fn;

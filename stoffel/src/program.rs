@@ -50,7 +50,7 @@ impl fmt::Display for VMFunction {
     /// Assembler text for this function: header, labels on their own lines, one instruction per
     /// line; `registers(N)` is always written so the count round-trips exactly.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fn {}({})", crate::instruction::shim::fmt_name(&self.name), self.parameters.join(", "))?;
+        write!(f, "fn {}({})", stoffel_asm::disasm::fmt_name(&self.name), self.parameters.join(", "))?;
         if !self.upvalues.is_empty() {
             write!(f, " captures({})", self.upvalues.join(", "))?;
         }

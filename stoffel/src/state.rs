@@ -163,9 +163,15 @@ impl VMState {
 
     /// The call stack, innermost frame first.
     pub fn call_stack(&self) -> Vec<StackFrame> {
+        self.call_stack_limited(usize::MAX)
+    }
+
+    /// The innermost `limit` frames of the call stack.
+    pub(crate) fn call_stack_limited(&self, limit: usize) -> Vec<StackFrame> {
         self.frames
             .iter()
             .rev()
+            .take(limit)
             .map(|frame| StackFrame {
                 function: frame.function.def.name.clone(),
                 instruction: Some(frame.pc),

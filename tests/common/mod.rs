@@ -29,6 +29,19 @@ pub fn function(name: &str, params: &[&str], registers: usize, body: Vec<Item>) 
     )
 }
 
+/// Like [`function`], with declared upvalues (for closures).
+pub fn closure_function(
+    name: &str,
+    params: &[&str],
+    upvalues: &[&str],
+    registers: usize,
+    body: Vec<Item>,
+) -> VMFunction {
+    let mut f = function(name, params, registers, body);
+    f.upvalues = upvalues.iter().map(|u| u.to_string()).collect();
+    f
+}
+
 pub enum Item {
     Label(&'static str),
     Op(Instruction),

@@ -151,10 +151,7 @@ mod tests {
         assert_eq!(shr(&int(-8), &int(1)).unwrap(), int(-4));
         assert!(shl(&int(1), &int(64)).is_err());
         assert!(shr(&int(1), &int(-1)).is_err());
-        assert_eq!(
-            add(&int(i64::MAX), &int(1)).unwrap_err().to_string(),
-            "arithmetic overflow in ADD"
-        );
+        assert_eq!(add(&int(i64::MAX), &int(1)).unwrap_err().to_string(), "arithmetic overflow in ADD");
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::hooks::HookEvent;
 use crate::state::{Callable, VMState};
 use crate::value::Value;
 
+/// How many frames an error keeps: enough to debug, bounded when recursion runs away.
+pub const ERROR_STACK_FRAMES: usize = 256;
+
 /// What a call did.
 pub(crate) enum Called {
     /// A VM frame was pushed; the loop runs it.
@@ -75,12 +78,13 @@ impl VMState {
         }
     }
 
-    /// Adds the current call stack to an error that has none yet.
+    /// Adds the current call stack (its innermost [`ERROR_STACK_FRAMES`] frames) to an error
+    /// that has none yet.
     pub(crate) fn locate(&self, error: Error) -> Error {
         if error.has_call_stack() {
             error
         } else {
-            error.with_call_stack(self.call_stack())
+            error.with_call_stack(self.call_stack_limited(ERROR_STACK_FRAMES))
         }
     }
 
@@ -178,7 +182,7 @@ impl VMState {
                     return Err(error);
                 }
                 let mut stack = vec![foreign_frame()];
-                stack.extend(self.call_stack());
+                stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
                 Err(error.with_call_stack(stack))
             }
         }
@@ -202,10 +206,9 @@ impl VMState {
             Some(Callable::Foreign(function)) => {
                 self.call_foreign(&function, args_start).map(Called::Returned)
             }
-            _ => Err(Error::not_found(format!(
-                "closure function `{}` is not a VM function",
-                closure.function
-            ))),
+            _ => {
+                Err(Error::not_found(format!("closure function `{}` is not a VM function", closure.function)))
+            }
         }
     }
 

@@ -220,7 +220,10 @@ impl VMState {
                             // RegisterRead already fired; give the value back for the context.
                             reg!(a) = value.clone();
                             tri!(self.trace_after(&function, pc - 1, None));
-                            tri!(self.fire(HookEvent::AfterFunctionCall(function.def.name.clone(), value.clone())));
+                            tri!(self.fire(HookEvent::AfterFunctionCall(
+                                function.def.name.clone(),
+                                value.clone()
+                            )));
                         }
                         if let Some(frame) = self.frames.pop() {
                             self.registers.truncate(frame.base);

@@ -22,11 +22,7 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
     let slot = state.functions.lookup(&function_name);
     let declared = match slot.and_then(|slot| state.functions.get(slot)) {
         Some((_, Callable::Vm(function))) => function.def.upvalues.clone(),
-        _ => {
-            return Err(Error::not_found(format!(
-                "create_closure: `{function_name}` is not a VM function"
-            )))
-        }
+        _ => return Err(Error::not_found(format!("create_closure: `{function_name}` is not a VM function"))),
     };
     let Some(frame) = state.frames.last_mut() else {
         return Err(Error::type_error("create_closure must be called from a VM function"));

@@ -123,7 +123,9 @@ pub(super) fn array_push(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, 
     })?;
     if ctx.hooks_active() {
         for (offset, value) in values.iter().enumerate() {
-            ctx.fire(|| HookEvent::ArrayElementWrite(ctx.args[0].clone(), start + offset, Value::Unit, value.clone()))?;
+            ctx.fire(|| {
+                HookEvent::ArrayElementWrite(ctx.args[0].clone(), start + offset, Value::Unit, value.clone())
+            })?;
         }
     }
     Ok(Value::Int((start + values.len()) as i64))

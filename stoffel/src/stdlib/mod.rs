@@ -13,7 +13,9 @@ use crate::{Error, Value};
 type Builtin = fn(&mut ForeignFunctionContext<'_>) -> Result<Value, Error>;
 
 /// Name, minimum and maximum argument count (`None`: variadic), parameter types, code.
-const BUILTINS: &[(&str, usize, Option<usize>, &[&str], Builtin)] = &[
+type BuiltinRow = (&'static str, usize, Option<usize>, &'static [&'static str], Builtin);
+
+const BUILTINS: &[BuiltinRow] = &[
     ("print", 0, None, &["any…"], io::print),
     ("type", 1, Some(1), &["any"], io::type_of),
     ("error", 1, Some(1), &["any"], io::raise),

@@ -1,0 +1,8 @@
+use stoffel::foreign_fn;
+
+#[foreign_fn]
+struct Counter {
+    count: i64,
+}
+
+fn main() {}

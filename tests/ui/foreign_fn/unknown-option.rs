@@ -1,0 +1,8 @@
+use stoffel::foreign_fn;
+
+#[foreign_fn(rename = "plus")]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn main() {}
