@@ -1,12 +1,9 @@
 //! Exposing ordinary Rust functions to the VM with `#[foreign_fn]`, then calling them from a
-//! VM function (built here with the raw `VMFunction`/`Instruction` API) and from Rust.
+//! VM function written with `bytecode!` and from Rust.
 //!
 //! Run with `cargo run --example foreign_functions`.
 
-use std::collections::HashMap;
-
-use stoffel::Instruction::*;
-use stoffel::{foreign, foreign_fn, VMFunction, Value, VirtualMachine};
+use stoffel::{bytecode, foreign, foreign_fn, Value, VirtualMachine};
 
 /// Adds two integers.
 #[foreign_fn]
@@ -56,38 +53,39 @@ fn main() -> Result<(), stoffel::Error> {
     vm.register_foreign(foreign!(deposit));
     vm.register_foreign(foreign!(sum_all));
 
-    // fn main(account) { print(add(40, 2)); print(greet("Ada")); print(deposit(account, 100));
-    //                    return sum(1, 2, 2) }
-    let instructions = vec![
-        MOV(3, 0), // keep the account: every CALL writes its result to r0
-        LDI(1, Value::Int(40)),
-        LDI(2, Value::Int(2)),
-        PUSHARG(1),
-        PUSHARG(2),
-        CALL("add".into()),
-        PUSHARG(0),
-        CALL("print".into()),
-        LDI(1, Value::from("Ada")),
-        PUSHARG(1),
-        CALL("greet".into()),
-        PUSHARG(0),
-        CALL("print".into()),
-        LDI(1, Value::Int(100)),
-        PUSHARG(3),
-        PUSHARG(1),
-        CALL("deposit".into()),
-        PUSHARG(0),
-        CALL("print".into()),
-        LDI(1, Value::Int(1)),
-        LDI(2, Value::Int(2)),
-        PUSHARG(1),
-        PUSHARG(2),
-        PUSHARG(2),
-        CALL("sum".into()),
-        RET(0),
-    ];
-    let main = VMFunction::new("main", vec!["account".into()], vec![], None, 4, instructions, HashMap::new());
-    vm.register_function(main)?;
+    // `CALL {add}` names the Rust item: the compiler checks that it is a `#[foreign_fn]` and
+    // that it accepts the arguments pushed before the call; the VM calls it by its VM name.
+    let program = bytecode! {
+        fn main(account) {
+            MOV r3, r0                  // keep the account: every CALL writes its result to r0
+            LDI r1, 40
+            LDI r2, 2
+            PUSHARG r1
+            PUSHARG r2
+            CALL {add}
+            PUSHARG r0
+            CALL print                  // 42
+            LDI r1, "Ada"
+            PUSHARG r1
+            CALL {greet}                // the optional greeting left out
+            PUSHARG r0
+            CALL print
+            LDI r1, 100
+            PUSHARG r3
+            PUSHARG r1
+            CALL {deposit}              // the foreign object, then the amount
+            PUSHARG r0
+            CALL print
+            LDI r1, 1
+            LDI r2, 2
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r2
+            CALL {sum_all}              // known to the VM as `sum`
+            RET r0
+        }
+    };
+    vm.load(program)?;
 
     let account = vm.register_foreign_object(Account { balance: 20 });
     let handle = vm.foreign_object::<Account>(&account)?; // the host's typed view of it

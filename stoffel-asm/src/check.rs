@@ -86,7 +86,8 @@ pub fn call_sites<S, H>(function: &Function<S, H>) -> Vec<CallSite> {
 
 /// Checks a program; returns what it learned, or every mistake, each at the offending token.
 ///
-/// Reported: a duplicate function; a duplicate parameter or capture name; `registers(0)`, a
+/// Reported: a duplicate function; an empty function name (defined or called); a duplicate
+/// parameter or capture name; an `LD` above the top of the argument stack (`[sp+1]`); `registers(0)`, a
 /// declared count above 65,536 or below the parameter count; a register beyond the declared
 /// count or beyond `r65535`; a duplicate or undefined label; an empty body; a function that
 /// can run past its last instruction (it must end with `RET` or `JMP`, not with a label); a
@@ -102,6 +103,11 @@ pub fn check<S: Clone + Debug, H>(program: &Program<S, H>) -> Result<ProgramInfo
     let mut checker = Checker { diagnostics: Vec::new() };
     let mut arities: HashMap<&str, usize> = HashMap::new();
     for function in &program.functions {
+        if function.name.text.is_empty() {
+            checker
+                .diagnostics
+                .push(Diagnostic::new(function.name.span.clone(), "a function name cannot be empty"));
+        }
         if arities.contains_key(function.name.text.as_str()) {
             checker.diagnostics.push(
                 Diagnostic::new(
@@ -165,6 +171,19 @@ impl<S: Clone + Debug> Checker<S> {
             for operand in &instr.operands {
                 match operand {
                     Operand::Reg(register, span) => self.register(*register, span, declared, name),
+                    // The runtime rejects these when the function is registered; say so here.
+                    Operand::Stack(offset, span) if *offset > 0 => self.diagnostics.push(
+                        Diagnostic::new(
+                            span.clone(),
+                            format!(
+                                "`[sp+{offset}]` is above the top of the argument stack: `[sp+0]` is the most recently pushed value"
+                            ),
+                        )
+                        .with_help("count back from the top: `[sp-1]` is the value pushed before it"),
+                    ),
+                    Operand::Func(callee, span) if callee.is_empty() => {
+                        self.error(span, "a function name cannot be empty")
+                    }
                     Operand::Label(label, span) if !labels.contains_key(label.as_str()) => {
                         let mut diagnostic =
                             Diagnostic::new(span.clone(), format!("undefined label `{label}` in `{name}`"));
@@ -472,6 +491,18 @@ mod tests {
         );
         // Functions outside the program are checked at run time only.
         assert_eq!(errors("fn main() { PUSHARG r0 CALL print RET r0 }"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn what_the_runtime_would_reject_is_reported() {
+        assert_eq!(
+            errors("fn f() {\n  LD r0, [sp+1]\n  LD r0, [sp+0]\n  LD r0, [sp-3]\n  RET r0\n}"),
+            ["2:10: `[sp+1]` is above the top of the argument stack: `[sp+0]` is the most recently pushed value\n  help: count back from the top: `[sp-1]` is the value pushed before it"]
+        );
+        assert_eq!(
+            errors("fn \"\"() { CALL \"\" RET r0 }"),
+            ["1:4: a function name cannot be empty", "1:16: a function name cannot be empty"]
+        );
     }
 
     #[test]

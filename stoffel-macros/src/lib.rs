@@ -1,6 +1,7 @@
 //! Procedural macros of the Stoffel VM, re-exported by `stoffel`: entry points only; each
 //! macro lives in its own folder, one file per phase (parse, validate, expand).
 
+mod bytecode;
 mod diagnostic;
 mod foreign_fn;
 
@@ -81,4 +82,64 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn foreign_fn(attr: TokenStream, item: TokenStream) -> TokenStream {
     foreign_fn::foreign_fn(attr.into(), item.into()).into()
+}
+
+/// VM functions written in Stoffel assembly inside Rust source, checked at compile time;
+/// evaluates to a `stoffel::Program` for `vm.load(program)`.
+///
+/// ```
+/// use stoffel::{bytecode, Value, VirtualMachine};
+///
+/// # fn main() -> Result<(), stoffel::Error> {
+/// let limit = 10;
+/// let program = bytecode! {
+///     // sum of 0..limit
+///     fn sum() {
+///         LDI r0, 0            // total
+///         LDI r1, 0            // i
+///         LDI r2, {limit}      // a Rust expression, converted with IntoValue
+///         LDI r3, 1
+///     next:
+///         CMP r1, r2
+///         JMPEQ done
+///         ADD r0, r0, r1
+///         ADD r1, r1, r3
+///         JMP next
+///     done:
+///         RET r0
+///     }
+/// };
+/// let vm = VirtualMachine::new();
+/// vm.load(program)?;
+/// assert_eq!(vm.execute("sum")?, Value::Int(45));
+/// # Ok(()) }
+/// ```
+///
+/// # Syntax
+///
+/// The syntax is the text assembler's (`stoffel::asm::assemble` reads the same text):
+/// `fn name(params) captures(upvalues) registers(N) { body }`, where `captures(…)` and
+/// `registers(N)` are optional (without `registers`, the count is the highest register used
+/// plus one, at least the parameter count). A body holds `label:` definitions and
+/// instructions, `MNEMONIC operand, operand` with an optional `;`. Operands are registers
+/// `r0`, stack slots `[sp+0]` / `[sp-1]`, immediates (integers, floats, `true`, `false`,
+/// strings, `()`), labels and function names (a string for names that are not identifiers).
+///
+/// Two forms exist only here: `LDI rD, {expr}` loads any Rust expression whose type implements
+/// `IntoValue`, and `CALL {path}` calls a `#[foreign_fn]` by its Rust path — the compiler then
+/// checks that the function exists and, when the `PUSHARG`s before the `CALL` tell the
+/// argument count, that the function accepts that many. Register such a function with
+/// `vm.register_foreign(foreign!(path))`.
+///
+/// # Errors
+///
+/// Every mistake of the block is a compile error at its token, all reported at once: an
+/// unknown mnemonic (with a suggestion), a wrong operand count or kind, a register beyond
+/// `registers(N)`, an undefined or duplicate label, a duplicate function, a `CALL` of a
+/// function of the same block with a wrong known argument count, a function that can run past
+/// its last instruction, a literal that does not fit or does not read (`9223372036854775808`,
+/// `"\q"`).
+#[proc_macro]
+pub fn bytecode(input: TokenStream) -> TokenStream {
+    bytecode::bytecode(input.into()).into()
 }

@@ -56,6 +56,24 @@ impl Closure {
     }
 }
 
+impl Closure {
+    /// Empties the upvalues, returning the values of cells no one else shares (for the
+    /// non-recursive drop in `value`).
+    pub(crate) fn take_unshared_cells(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.upvalues)
+            .into_iter()
+            .filter_map(|upvalue| Arc::into_inner(upvalue.cell))
+            .map(|cell| cell.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .collect()
+    }
+}
+
+impl Drop for Closure {
+    fn drop(&mut self) {
+        crate::value::drop_iteratively(self.take_unshared_cells());
+    }
+}
+
 impl fmt::Debug for Closure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Closure");

@@ -73,7 +73,7 @@ pub trait FromValue<'a>: Sized {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be converted into a VM value",
     label = "this type has no `IntoValue` implementation",
-    note = "implement `stoffel::IntoValue` for `{Self}`, or return a `stoffel::Value`"
+    note = "implement `stoffel::IntoValue` for `{Self}`, or convert it to a `stoffel::Value`"
 )]
 pub trait IntoValue {
     /// Converts `self`.

@@ -89,6 +89,17 @@ impl ForeignFunction {
     }
 }
 
+impl std::fmt::Debug for ForeignFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForeignFunction")
+            .field("name", &self.name)
+            .field("min_arity", &self.min_arity)
+            .field("max_arity", &self.max_arity)
+            .field("parameter_types", &self.parameter_types)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) fn plural(count: usize, noun: &str) -> String {
     if count == 1 {
         format!("1 {noun}")

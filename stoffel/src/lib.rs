@@ -16,6 +16,8 @@
 // Lets our own tests and docs use the macros' absolute `::stoffel::` paths.
 extern crate self as stoffel;
 
+pub mod asm;
+
 mod activation;
 mod closure;
 mod convert;
@@ -51,4 +53,5 @@ pub use state::VMState;
 pub use value::{ArrayRef, ForeignRef, Key, ObjectRef, Str, Value};
 pub use vm::{InterruptHandle, OutputBuffer, VirtualMachine};
 
+pub use stoffel_macros::bytecode;
 pub use stoffel_macros::foreign_fn;

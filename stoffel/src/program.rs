@@ -3,19 +3,44 @@
 
 use std::fmt;
 
+use crate::foreign::ForeignFunction;
 use crate::function::VMFunction;
 
-/// A set of VM functions, as `bytecode!` and [`asm::assemble`](crate::asm::assemble) produce.
+/// A set of VM functions, as `bytecode!` and [`asm::assemble`](crate::asm::assemble) produce,
+/// plus the foreign functions its code names as `CALL {rust_fn}` (so [`load`] registers them).
 /// `Display` prints assembler text that assembles back to an equal program.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// [`load`]: crate::VirtualMachine::load
+#[derive(Clone, Debug, Default)]
 pub struct Program {
     functions: Vec<VMFunction>,
+    foreign: Vec<ForeignFunction>,
+}
+
+impl PartialEq for Program {
+    /// Equal VM functions and foreign functions of the same names and arities.
+    fn eq(&self, other: &Program) -> bool {
+        let signature = |f: &ForeignFunction| (f.name().to_owned(), f.arity());
+        self.functions == other.functions
+            && self.foreign.iter().map(signature).eq(other.foreign.iter().map(signature))
+    }
 }
 
 impl Program {
     /// A program of these functions.
     pub fn new(functions: Vec<VMFunction>) -> Program {
-        Program { functions }
+        Program { functions, foreign: Vec::new() }
+    }
+
+    /// A program of these functions that also brings the foreign functions its code calls.
+    pub fn with_foreign(functions: Vec<VMFunction>, foreign: Vec<ForeignFunction>) -> Program {
+        Program { functions, foreign }
+    }
+
+    /// The foreign functions [`VirtualMachine::load`](crate::VirtualMachine::load) registers
+    /// along with the VM functions.
+    pub fn foreign_functions(&self) -> &[ForeignFunction] {
+        &self.foreign
     }
 
     /// The functions, in source order.
@@ -28,9 +53,9 @@ impl Program {
         self.functions.iter().find(|f| f.name == name)
     }
 
-    /// Takes the functions out.
-    pub fn into_functions(self) -> Vec<VMFunction> {
-        self.functions
+    /// Takes the VM functions and the foreign functions out.
+    pub fn into_parts(self) -> (Vec<VMFunction>, Vec<ForeignFunction>) {
+        (self.functions, self.foreign)
     }
 }
 
@@ -50,9 +75,12 @@ impl fmt::Display for VMFunction {
     /// Assembler text for this function: header, labels on their own lines, one instruction per
     /// line; `registers(N)` is always written so the count round-trips exactly.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "fn {}({})", stoffel_asm::disasm::fmt_name(&self.name), self.parameters.join(", "))?;
+        let names = |names: &[String]| {
+            names.iter().map(|name| stoffel_asm::disasm::fmt_name(name)).collect::<Vec<_>>().join(", ")
+        };
+        write!(f, "fn {}({})", stoffel_asm::disasm::fmt_name(&self.name), names(&self.parameters))?;
         if !self.upvalues.is_empty() {
-            write!(f, " captures({})", self.upvalues.join(", "))?;
+            write!(f, " captures({})", names(&self.upvalues))?;
         }
         writeln!(f, " registers({}) {{", self.register_count)?;
         let mut labels: Vec<(&String, &usize)> = self.labels.iter().collect();

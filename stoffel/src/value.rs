@@ -164,8 +164,16 @@ impl fmt::Debug for Value {
     }
 }
 
-/// Writes a value nested in a container: strings quoted, cycles cut short as `...`.
+/// How deeply `Display` descends into nested containers before writing `...`: bounded so a
+/// deeply nested structure cannot exhaust the host stack.
+const MAX_DISPLAY_DEPTH: usize = 32;
+
+/// Writes a value nested in a container: strings quoted, cycles and deep nesting cut short as
+/// `...`.
 fn write_nested(f: &mut fmt::Formatter<'_>, value: &Value, seen: &mut Vec<usize>) -> fmt::Result {
+    if seen.len() >= MAX_DISPLAY_DEPTH && matches!(value, Value::Object(_) | Value::Array(_)) {
+        return f.write_str("...");
+    }
     match value {
         Value::String(s) => write!(f, "{:?}", &**s),
         Value::Object(o) => o.write(f, seen),
@@ -270,6 +278,34 @@ pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Drops the values of a container without recursing: containers that only this value held
+/// are emptied into a work list first, so dropping a million-deep nesting (a linked list built
+/// from arrays) cannot overflow the host stack.
+pub(crate) fn drop_iteratively(values: Vec<Value>) {
+    let mut pending = values;
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Array(array) => {
+                if let Some(cell) = Arc::into_inner(array.0) {
+                    pending.append(&mut std::mem::take(&mut *lock(&cell.elements)));
+                }
+            }
+            Value::Object(object) => {
+                if let Some(cell) = Arc::into_inner(object.0) {
+                    let fields = std::mem::take(&mut *lock(&cell.fields));
+                    pending.extend(fields.into_values());
+                }
+            }
+            Value::Closure(closure) => {
+                if let Some(mut closure) = Arc::into_inner(closure) {
+                    pending.extend(closure.take_unshared_cells());
+                }
+            }
+            other => drop(other),
+        }
+    }
+}
+
 pub(crate) struct ObjectCell {
     pub(crate) fields: Mutex<BTreeMap<Key, Value>>,
     _live: LiveToken,
@@ -331,6 +367,19 @@ impl ObjectRef {
 pub(crate) struct ArrayCell {
     pub(crate) elements: Mutex<Vec<Value>>,
     _live: LiveToken,
+}
+
+impl Drop for ArrayCell {
+    fn drop(&mut self) {
+        drop_iteratively(std::mem::take(&mut *lock(&self.elements)));
+    }
+}
+
+impl Drop for ObjectCell {
+    fn drop(&mut self) {
+        let fields = std::mem::take(&mut *lock(&self.fields));
+        drop_iteratively(fields.into_values().collect());
+    }
 }
 
 /// A shared reference to a VM array (dense, 0-based).
@@ -463,6 +512,31 @@ mod tests {
         assert_eq!(Value::Object(object.clone()).to_string(), "{1: {...}, name: \"x\"}");
         object.set(Key::Int(1), Value::Unit);
         assert_eq!(format!("{:?}", Value::from("q")), "\"q\"");
+    }
+
+    #[test]
+    fn dropping_and_printing_deep_nesting_does_not_overflow_the_stack() {
+        let store = ObjectStore::default();
+        let mut list = Value::Unit;
+        for _ in 0..1_000_000 {
+            let node = store.new_array(vec![list]).unwrap();
+            list = Value::Array(node);
+        }
+        let text = list.to_string();
+        assert!(text.contains("[...]") && text.len() < 100, "deep nesting prints cut short: {text}");
+        let object = store.new_object().unwrap();
+        object.set(Key::Int(0), list);
+        drop(object);
+        assert_eq!(store.live_objects(), 0);
+        // Closures capturing closures, a million deep.
+        let mut chain = Value::Unit;
+        for _ in 0..1_000_000 {
+            let cell = Arc::new(Mutex::new(chain));
+            let upvalue = crate::closure::Upvalue { name: "next".into(), cell };
+            chain =
+                Value::Closure(Arc::new(Closure { function: "f".into(), slot: 0, upvalues: vec![upvalue] }));
+        }
+        drop(chain);
     }
 
     #[test]

@@ -187,8 +187,9 @@ impl VirtualMachine {
         }
     }
 
-    /// Registers every function of `program` (replacing functions of the same names). All are
-    /// validated first: if any is malformed, none is registered.
+    /// Registers every function of `program` (replacing functions of the same names), and the
+    /// foreign functions its code names as `CALL {rust_fn}`. All VM functions are validated
+    /// first: if any is malformed, nothing is registered.
     ///
     /// # Errors
     /// A validation error for the first malformed function, or two functions of one name.
@@ -200,8 +201,12 @@ impl VirtualMachine {
                 return Err(Error::validation(format!("function `{}` is defined twice", function.name)));
             }
         }
+        let (functions, foreign) = program.into_parts();
         self.with_locked(|state| {
-            for function in program.into_functions() {
+            for function in foreign {
+                state.register_foreign(function);
+            }
+            for function in functions {
                 state.register_function(function)?;
             }
             Ok(())

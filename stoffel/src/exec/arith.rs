@@ -39,10 +39,19 @@ numeric_op!(add, "ADD", checked_add, +);
 numeric_op!(sub, "SUB", checked_sub, -);
 numeric_op!(mul, "MUL", checked_mul, *);
 
+/// The longest string `ADD` may build (256 MiB): a program doubling a string in a loop gets a
+/// limit error long before the host runs out of memory.
+pub const MAX_STRING_LENGTH: usize = 1 << 28;
+
 #[cold]
 fn numeric_fallback(mnemonic: &str, a: &Value, b: &Value) -> Result<Value, Error> {
     match (mnemonic, a, b) {
         ("ADD", Value::String(x), Value::String(y)) => {
+            if x.len() + y.len() > MAX_STRING_LENGTH {
+                return Err(Error::limit(format!(
+                    "string length limit of {MAX_STRING_LENGTH} bytes reached in ADD"
+                )));
+            }
             let mut joined = String::with_capacity(x.len() + y.len());
             joined.push_str(x);
             joined.push_str(y);
@@ -165,5 +174,7 @@ mod tests {
         assert_eq!(and(&Value::Bool(true), &Value::Bool(false)).unwrap(), Value::Bool(false));
         assert_eq!(xor(&int(6), &int(3)).unwrap(), int(5));
         assert!(div(&Value::Float(1.0), &int(0)).unwrap().to_string().contains("inf"));
+        let half = Value::from("x".repeat(MAX_STRING_LENGTH / 2 + 1));
+        assert_eq!(add(&half, &half).unwrap_err().kind(), crate::ErrorKind::Limit);
     }
 }

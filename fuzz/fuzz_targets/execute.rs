@@ -1,0 +1,32 @@
+//! Fuzz target: any program that assembles and loads runs to a result or a clear error under a
+//! small fuel budget and call-depth limit — never a panic, a hang or a host stack overflow.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stoffel::{Value, VirtualMachine};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(program) = stoffel::asm::assemble(text) else { return };
+    let vm = VirtualMachine::new();
+    vm.set_output(std::io::sink());
+    vm.set_fuel(Some(20_000));
+    vm.set_max_call_depth(256);
+    vm.set_max_live_objects(10_000);
+    vm.set_max_array_length(10_000);
+    let functions: Vec<(String, usize)> =
+        program.functions().iter().map(|f| (f.name.clone(), f.parameters.len())).collect();
+    if vm.load(program).is_err() {
+        return;
+    }
+    for (name, arity) in functions {
+        let args: Vec<Value> = (0..arity as i64).map(Value::Int).collect();
+        let _ = vm.call(&name, &args);
+        vm.set_fuel(Some(20_000));
+    }
+    vm.with_state(|state| {
+        assert_eq!(state.call_depth(), 0);
+        assert_eq!(state.pending_arguments(), 0);
+    })
+    .expect("the VM is not locked after a run");
+});

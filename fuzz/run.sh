@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs both fuzz targets for SECONDS each (default 60), seeding the corpus with the shipped
+# example programs. Needs cargo-fuzz (`cargo install cargo-fuzz`); works on stable through
+# RUSTC_BOOTSTRAP=1.
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-60}
+for target in assemble execute; do
+    mkdir -p "corpus/$target"
+    cp ../examples/*.stf "corpus/$target/" 2>/dev/null || true
+    RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds" -max_len=4096
+done

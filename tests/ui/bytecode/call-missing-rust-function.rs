@@ -1,0 +1,10 @@
+use stoffel::bytecode;
+
+fn main() {
+    let _ = bytecode! {
+        fn main() {
+            CALL {missing}
+            RET r0
+        }
+    };
+}
