@@ -15,7 +15,53 @@ use crate::value::{lock, Value};
 
 /// Something the VM did, as hooks see it. Writes carry the old and the new value, calls the
 /// callee and its arguments, returns the callee and its result.
-#[derive(Clone, Debug)]
+///
+/// # When each event fires
+///
+/// For one instruction, in this order:
+///
+/// 1. `BeforeInstructionExecute(instruction)`;
+/// 2. per source register, in operand order: `RegisterRead(reg, value)`, then
+///    `VariableRead(name, value)` when `reg` holds a named parameter (parameter *i* lives in
+///    register *i*);
+/// 3. for `CALL`: one `StackPop(value)` per pending argument it consumes, last pushed first,
+///    then the call's own events (below);
+/// 4. the instruction runs;
+/// 5. `RegisterWrite(reg, old, new)` for its destination (for `CALL`: `r0`, written with the
+///    result), then `VariableWrite(name, old, new)` when `reg` holds a named parameter; for
+///    `PUSHARG`: `StackPush(value)`;
+/// 6. `AfterInstructionExecute(instruction)`.
+///
+/// An instruction that fails stops after the events it reached (no `After…`); so does one
+/// whose hook fails.
+///
+/// Calls: `BeforeFunctionCall(callee, args)` once the call is checked (arity, depth) and about
+/// to start, `AfterFunctionCall(callee, result)` when it returns — for VM functions, foreign
+/// functions and builtins alike, whether the program, a foreign function or the host made the
+/// call. `call_closure(closure, args…)` reports the closure's function and the arguments
+/// without the closure. For a VM callee, `Before` fires while the caller is the current frame
+/// (at its `CALL`), `After` while the callee is (at its `RET`, after its
+/// `AfterInstructionExecute`); then the caller's `RegisterWrite(0, ..)` and
+/// `AfterInstructionExecute(CALL)` follow. A failed call fires no `AfterFunctionCall`.
+///
+/// Builtins: one `UpvalueRead` per `get_upvalue`, one `UpvalueWrite` per `set_upvalue`
+/// (capturing in `create_closure` reads nothing), one `ClosureCreated` per closure, and one
+/// object or array event per access, fired after the bounds and type checks passed (a failing
+/// access fires nothing); `array_push` fires one `ArrayElementWrite` per pushed value. They
+/// fire between the builtin's `BeforeFunctionCall` and `AfterFunctionCall`.
+///
+/// Enabling the first hook or disabling the last takes effect at the next call, return or
+/// backward jump (where the VM switches between its traced and untraced loop): a hook
+/// registered by a foreign function sees every event from the instruction after that `CALL`
+/// on, and the foreign function's own `AfterFunctionCall`.
+///
+/// # Examples
+/// ```
+/// use stoffel::{HookEvent, Value};
+/// let event = HookEvent::BeforeFunctionCall("fib".into(), vec![Value::Int(5)]);
+/// assert_eq!(format!("{event:?}"), r#"BeforeFunctionCall("fib", [5])"#);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
 pub enum HookEvent {
     /// An instruction is about to run.
     BeforeInstructionExecute(Instruction),
@@ -154,7 +200,7 @@ impl VMState {
                 Err(panic) => {
                     return Err(Error::new(
                         ErrorKind::Hook,
-                        format!("hook panicked: {}", crate::foreign::panic_message(&panic)),
+                        format!("hook panicked: {}", crate::foreign::panic_message(&*panic)),
                     ))
                 }
             }
@@ -206,7 +252,7 @@ impl HookContext<'_> {
         self.state.frames.last().map(|frame| frame.compare_flag)
     }
 
-    /// The instruction at `index` of the current function.
+    /// The instruction being executed in the current function.
     pub fn current_instruction(&self) -> Option<&Instruction> {
         let frame = self.state.frames.last()?;
         frame.function.def.instructions.get(frame.pc)

@@ -121,10 +121,16 @@ impl VMState {
                     // Validation makes every body end in RET or JMP; this is unreachable.
                     return Err(Error::new(ErrorKind::Usage, "execution ran past the last instruction"));
                 };
+                // The instruction's own index: after a taken jump `pc - 1` is not it.
+                let at = pc;
                 let mut dest_old = None;
                 if TRACED {
-                    save!(pc);
-                    dest_old = tri!(self.trace_before(&function, pc, args_base));
+                    save!(at);
+                    dest_old = match self.trace_before(&function, at, args_base) {
+                        Ok(old) => old,
+                        // Located here: `fail!` assumes `pc` already advanced.
+                        Err(error) => return Err(self.locate(error)),
+                    };
                 }
                 pc += 1;
                 if fuel == 0 {
@@ -241,7 +247,11 @@ impl VMState {
                         let caller_function = Arc::clone(&caller.function);
                         let old = std::mem::replace(&mut self.registers[caller_base], value);
                         if TRACED {
-                            tri!(self.trace_after(&caller_function, caller_pc, Some(old)));
+                            if let Err(error) = self.trace_after(&caller_function, caller_pc, Some(old)) {
+                                // The caller is on top again, still at its `CALL`: locate
+                                // there, not at the callee's `RET` (as `fail!` would).
+                                return Err(self.locate(error));
+                            }
                         }
                         if let Some(caller) = self.frames.last_mut() {
                             caller.pc += 1;
@@ -253,7 +263,11 @@ impl VMState {
                     }
                 }
                 if TRACED {
-                    tri!(self.trace_after(&function, pc - 1, dest_old));
+                    // Store the frame's compare flag so the context shows what a `CMP` set.
+                    save!(at);
+                    if let Err(error) = self.trace_after(&function, at, dest_old) {
+                        return Err(self.locate(error));
+                    }
                 }
             }
         }
