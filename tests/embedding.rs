@@ -284,6 +284,24 @@ fn fuel_stops_an_infinite_loop_and_can_be_refilled() {
 }
 
 #[test]
+fn fuel_counts_every_instruction_even_when_fused() {
+    // countdown(n): 2 setup instructions, 3 per iteration (SUB, CMP, JMPGT), then RET.
+    let countdown = function(
+        "countdown",
+        &["n"],
+        2,
+        body![LDI(1, int(1)), label("top"), SUB(0, 0, 1), CMP(0, 1), JMPGT("top".into()), RET(0),],
+    );
+    let vm = vm_with(vec![countdown]);
+    let exact = 1 + 3 * 10 + 1 - 3; // n = 10 runs the body 9 times: n goes 9, 8, ..., 1
+    vm.set_fuel(Some(exact));
+    assert_eq!(vm.call("countdown", &[int(10)]).unwrap(), int(1));
+    assert_eq!(vm.fuel(), Some(0));
+    vm.set_fuel(Some(exact - 1));
+    assert_eq!(vm.call("countdown", &[int(10)]).unwrap_err().kind(), ErrorKind::Limit);
+}
+
+#[test]
 fn another_thread_can_interrupt_a_running_program() {
     let vm = Arc::new(vm_with(vec![function("spin", &[], 1, body![label("top"), JMP("top".into())])]));
     let handle = vm.interrupt_handle();

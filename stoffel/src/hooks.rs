@@ -223,7 +223,7 @@ impl HookContext<'_> {
 
     /// The index of the instruction being executed in the current function.
     pub fn instruction_index(&self) -> Option<usize> {
-        self.state.frames.last().map(|frame| frame.pc)
+        self.state.frames.last().map(|frame| frame.pc.get())
     }
 
     /// How many VM frames are active.
@@ -249,13 +249,13 @@ impl HookContext<'_> {
 
     /// The current frame's compare flag.
     pub fn compare_flag(&self) -> Option<CompareFlag> {
-        self.state.frames.last().map(|frame| frame.compare_flag)
+        self.state.frames.last().map(|frame| frame.compare_flag.get())
     }
 
     /// The instruction being executed in the current function.
     pub fn current_instruction(&self) -> Option<&Instruction> {
         let frame = self.state.frames.last()?;
-        frame.function.def.instructions.get(frame.pc)
+        frame.function.def.instructions.get(frame.pc.get())
     }
 
     /// The instruction at `index` of the VM function named `function`.

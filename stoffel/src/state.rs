@@ -136,7 +136,7 @@ impl VMState {
 
     /// The running function and the index of its current instruction.
     pub fn current_instruction(&self) -> Option<(&str, usize)> {
-        self.frames.last().map(|frame| (frame.function.def.name.as_str(), frame.pc))
+        self.frames.last().map(|frame| (frame.function.def.name.as_str(), frame.pc.get()))
     }
 
     /// The names of all registered functions (VM, foreign and builtin), sorted.
@@ -174,7 +174,7 @@ impl VMState {
             .take(limit)
             .map(|frame| StackFrame {
                 function: frame.function.def.name.clone(),
-                instruction: Some(frame.pc),
+                instruction: Some(frame.pc.get()),
             })
             .collect()
     }

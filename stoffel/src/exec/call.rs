@@ -2,6 +2,7 @@
 //! functions (pooled argument buffers, panics caught), closures, host entry points, and
 //! unwinding so that a failed call leaves no frames, registers or pending arguments behind.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::activation::{ActivationRecord, CompareFlag};
@@ -128,12 +129,12 @@ impl VMState {
         }
         let base = self.registers.len();
         self.registers.extend(self.pending_args.drain(args_start..));
-        self.registers.resize(base + function.def.register_count, Value::Unit);
+        self.registers.resize_with(base + function.def.register_count, || Value::Unit);
         self.frames.push(ActivationRecord {
             function,
-            pc: 0,
+            pc: Cell::new(0),
             base,
-            compare_flag: CompareFlag::Equal,
+            compare_flag: Cell::new(CompareFlag::Equal),
             args_base: self.pending_args.len(),
             closure,
             captured: Vec::new(),

@@ -30,14 +30,24 @@ fn interrupted() -> Error {
     Error::new(ErrorKind::Interrupted, "execution interrupted by the host")
 }
 
+/// Writes an int into a register. When the register already holds an int (the common case
+/// in arithmetic loops) this is a plain store: no drop glue runs for the old value.
+#[inline(always)]
+fn set_int(register: &mut Value, value: i64) {
+    match register {
+        Value::Int(old) => *old = value,
+        other => *other = Value::Int(value),
+    }
+}
+
 impl VMState {
     /// Runs until the frame stack returns to `entry_depth` frames.
     pub(crate) fn run(&mut self, entry_depth: usize) -> Result<Value, Error> {
         loop {
-            let exit = if self.hooks.active() {
-                self.run_loop::<true>(entry_depth)
-            } else {
-                self.run_loop::<false>(entry_depth)
+            let exit = match (self.hooks.active(), self.metered) {
+                (false, false) => self.run_loop::<false, false>(entry_depth),
+                (false, true) => self.run_loop::<false, true>(entry_depth),
+                (true, _) => self.run_loop::<true, true>(entry_depth),
             };
             match exit {
                 Ok(Exit::Return(value)) => return Ok(value),
@@ -47,7 +57,12 @@ impl VMState {
         }
     }
 
-    fn run_loop<const TRACED: bool>(&mut self, entry_depth: usize) -> Result<Exit, Error> {
+    /// The loop. `TRACED` fires hook events; `METERED` counts fuel per instruction. The plain
+    /// instantiation (neither) carries no code for either.
+    fn run_loop<const TRACED: bool, const METERED: bool>(
+        &mut self,
+        entry_depth: usize,
+    ) -> Result<Exit, Error> {
         let hooks = Arc::clone(&self.hooks);
         let interrupt = Arc::clone(&self.interrupt);
         let mut fuel = self.fuel;
@@ -55,20 +70,22 @@ impl VMState {
             let Some(frame) = self.frames.last() else {
                 return Err(Error::new(ErrorKind::Usage, "no frame to run"));
             };
-            let function = Arc::clone(&frame.function);
+            // Borrowed, not cloned: no reference-count traffic per call. Whatever mutates the
+            // frame stack (`call_slot`, `RET`) ends this borrow and reloads through 'frames.
+            let function: &CompiledFunction = &frame.function;
             let code: &[Op] = &function.code;
             let base = frame.base;
             let args_base = frame.args_base;
-            let mut pc = frame.pc;
-            let mut flag = frame.compare_flag;
+            let mut pc = frame.pc.get();
+            let mut flag = frame.compare_flag.get();
 
             // Saves the frame's position and the fuel before anything that may look at them.
             macro_rules! save {
                 ($at:expr) => {{
                     self.fuel = fuel;
-                    if let Some(frame) = self.frames.last_mut() {
-                        frame.pc = $at;
-                        frame.compare_flag = flag;
+                    if let Some(frame) = self.frames.last() {
+                        frame.pc.set($at);
+                        frame.compare_flag.set(flag);
                     }
                 }};
             }
@@ -99,12 +116,53 @@ impl VMState {
                     reg!($d) = value;
                 }};
             }
+            // Int op int inline; everything else (and overflow) through the full handler.
+            macro_rules! binary_int {
+                ($handler:path, $checked:ident, $d:expr, $a:expr, $b:expr) => {{
+                    let fast = match (&reg!($a), &reg!($b)) {
+                        (Value::Int(x), Value::Int(y)) => x.$checked(*y),
+                        _ => None,
+                    };
+                    match fast {
+                        Some(result) => set_int(&mut reg!($d), result),
+                        None => binary!($handler, $d, $a, $b),
+                    }
+                }};
+            }
+            macro_rules! compare {
+                ($a:expr, $b:expr) => {
+                    match (&reg!($a), &reg!($b)) {
+                        (Value::Int(x), Value::Int(y)) => CompareFlag::from_ordering(Some(x.cmp(y))),
+                        (x, y) => CompareFlag::from_ordering(x.compare(y)),
+                    }
+                };
+            }
+            // A fused `CMP` + conditional jump: one dispatch for the pair. Traced runs execute
+            // it as the plain `CMP` and go on to the jump, so every event still fires.
+            macro_rules! compare_and_jump {
+                ($a:expr, $b:expr, $t:expr, $taken:expr) => {{
+                    flag = compare!($a, $b);
+                    if !TRACED {
+                        pc += 1;
+                        if METERED {
+                            if fuel == 0 {
+                                fail!(out_of_fuel());
+                            }
+                            fuel -= 1;
+                        }
+                        if $taken(flag) {
+                            jump!($t)
+                        }
+                    }
+                }};
+            }
             macro_rules! jump {
                 ($t:expr) => {{
                     let target = $t as usize;
                     if target < pc {
                         // Backward jumps close loops: poll for cancellation and hook changes.
-                        if interrupt.swap(false, AtomicOrdering::Relaxed) {
+                        if interrupt.load(AtomicOrdering::Relaxed) {
+                            interrupt.store(false, AtomicOrdering::Relaxed);
                             fail!(interrupted());
                         }
                         if hooks.active() != TRACED {
@@ -126,17 +184,19 @@ impl VMState {
                 let mut dest_old = None;
                 if TRACED {
                     save!(at);
-                    dest_old = match self.trace_before(&function, at, args_base) {
+                    dest_old = match self.trace_before(function, at, args_base) {
                         Ok(old) => old,
                         // Located here: `fail!` assumes `pc` already advanced.
                         Err(error) => return Err(self.locate(error)),
                     };
                 }
                 pc += 1;
-                if fuel == 0 {
-                    fail!(out_of_fuel());
+                if METERED {
+                    if fuel == 0 {
+                        fail!(out_of_fuel());
+                    }
+                    fuel -= 1;
                 }
-                fuel -= 1;
                 match op {
                     Op::Ld { d, k } => {
                         let top = self.pending_args.len() as i64 - 1;
@@ -155,9 +215,9 @@ impl VMState {
                         let value = reg!(a).clone();
                         reg!(d) = value;
                     }
-                    Op::Add { d, a, b } => binary!(arith::add, d, a, b),
-                    Op::Sub { d, a, b } => binary!(arith::sub, d, a, b),
-                    Op::Mul { d, a, b } => binary!(arith::mul, d, a, b),
+                    Op::Add { d, a, b } => binary_int!(arith::add, checked_add, d, a, b),
+                    Op::Sub { d, a, b } => binary_int!(arith::sub, checked_sub, d, a, b),
+                    Op::Mul { d, a, b } => binary_int!(arith::mul, checked_mul, d, a, b),
                     Op::Div { d, a, b } => binary!(arith::div, d, a, b),
                     Op::Mod { d, a, b } => binary!(arith::rem, d, a, b),
                     Op::And { d, a, b } => binary!(arith::and, d, a, b),
@@ -169,7 +229,11 @@ impl VMState {
                         let value = tri!(arith::not(&reg!(a)));
                         reg!(d) = value;
                     }
-                    Op::Cmp { a, b } => flag = CompareFlag::from_ordering(reg!(a).compare(&reg!(b))),
+                    Op::Cmp { a, b } => flag = compare!(a, b),
+                    Op::CmpJmpEq { a, b, t } => compare_and_jump!(a, b, t, |f| f == CompareFlag::Equal),
+                    Op::CmpJmpNeq { a, b, t } => compare_and_jump!(a, b, t, |f| f != CompareFlag::Equal),
+                    Op::CmpJmpLt { a, b, t } => compare_and_jump!(a, b, t, |f| f == CompareFlag::Less),
+                    Op::CmpJmpGt { a, b, t } => compare_and_jump!(a, b, t, |f| f == CompareFlag::Greater),
                     Op::Jmp { t } => jump!(t),
                     Op::JmpEq { t } => {
                         if flag == CompareFlag::Equal {
@@ -196,7 +260,8 @@ impl VMState {
                         self.pending_args.push(value);
                     }
                     Op::Call { slot } => {
-                        if interrupt.swap(false, AtomicOrdering::Relaxed) {
+                        if interrupt.load(AtomicOrdering::Relaxed) {
+                            interrupt.store(false, AtomicOrdering::Relaxed);
                             fail!(interrupted());
                         }
                         save!(pc - 1);
@@ -206,13 +271,16 @@ impl VMState {
                                 fuel = self.fuel;
                                 let old = std::mem::replace(&mut reg!(0), value);
                                 if TRACED {
-                                    tri!(self.trace_after(&function, pc - 1, Some(old)));
+                                    // The call ended the borrow of this frame's code: look again.
+                                    if let Some(frame) = self.frames.last() {
+                                        tri!(self.trace_after(&frame.function, pc - 1, Some(old)));
+                                    }
                                 }
+                                save!(pc);
                                 if hooks.active() != TRACED {
-                                    save!(pc);
                                     return Ok(Exit::Switch);
                                 }
-                                continue;
+                                continue 'frames;
                             }
                             Err(error) => {
                                 fuel = self.fuel;
@@ -225,7 +293,7 @@ impl VMState {
                         if TRACED {
                             // RegisterRead already fired; give the value back for the context.
                             reg!(a) = value.clone();
-                            tri!(self.trace_after(&function, pc - 1, None));
+                            tri!(self.trace_after(function, pc - 1, None));
                             tri!(self.fire(HookEvent::AfterFunctionCall(
                                 function.def.name.clone(),
                                 value.clone()
@@ -243,18 +311,19 @@ impl VMState {
                             return Ok(Exit::Return(value));
                         };
                         let caller_base = caller.base;
-                        let caller_pc = caller.pc;
-                        let caller_function = Arc::clone(&caller.function);
+                        let caller_pc = caller.pc.get();
                         let old = std::mem::replace(&mut self.registers[caller_base], value);
                         if TRACED {
-                            if let Err(error) = self.trace_after(&caller_function, caller_pc, Some(old)) {
-                                // The caller is on top again, still at its `CALL`: locate
-                                // there, not at the callee's `RET` (as `fail!` would).
-                                return Err(self.locate(error));
+                            if let Some(caller) = self.frames.last() {
+                                if let Err(error) = self.trace_after(&caller.function, caller_pc, Some(old)) {
+                                    // The caller is on top again, still at its `CALL`: locate
+                                    // there, not at the callee's `RET` (as `fail!` would).
+                                    return Err(self.locate(error));
+                                }
                             }
                         }
-                        if let Some(caller) = self.frames.last_mut() {
-                            caller.pc += 1;
+                        if let Some(caller) = self.frames.last() {
+                            caller.pc.set(caller_pc + 1);
                         }
                         if hooks.active() != TRACED {
                             return Ok(Exit::Switch);
@@ -265,7 +334,7 @@ impl VMState {
                 if TRACED {
                     // Store the frame's compare flag so the context shows what a `CMP` set.
                     save!(at);
-                    if let Err(error) = self.trace_after(&function, at, dest_old) {
+                    if let Err(error) = self.trace_after(function, at, dest_old) {
                         return Err(self.locate(error));
                     }
                 }
@@ -276,7 +345,7 @@ impl VMState {
     /// Events before instruction `pc` of the top frame: the instruction, its register reads,
     /// pending-argument pops for `CALL`. Returns the old value of the register it will write.
     fn trace_before(
-        &mut self,
+        &self,
         function: &CompiledFunction,
         pc: usize,
         args_base: usize,
@@ -305,7 +374,7 @@ impl VMState {
     /// Events after instruction `pc` of the top frame ran: its register write (old value
     /// `dest_old`), a pending-argument push, the instruction itself.
     fn trace_after(
-        &mut self,
+        &self,
         function: &CompiledFunction,
         pc: usize,
         dest_old: Option<Value>,

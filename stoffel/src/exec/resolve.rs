@@ -10,29 +10,122 @@ use crate::value::Value;
 /// One resolved instruction; 8 bytes, `Copy`, no heap data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
-    Ld { d: u16, k: i32 },
-    Ldi { d: u16, c: u32 },
-    Mov { d: u16, a: u16 },
-    Add { d: u16, a: u16, b: u16 },
-    Sub { d: u16, a: u16, b: u16 },
-    Mul { d: u16, a: u16, b: u16 },
-    Div { d: u16, a: u16, b: u16 },
-    Mod { d: u16, a: u16, b: u16 },
-    And { d: u16, a: u16, b: u16 },
-    Or { d: u16, a: u16, b: u16 },
-    Xor { d: u16, a: u16, b: u16 },
-    Not { d: u16, a: u16 },
-    Shl { d: u16, a: u16, b: u16 },
-    Shr { d: u16, a: u16, b: u16 },
-    Cmp { a: u16, b: u16 },
-    Jmp { t: u32 },
-    JmpEq { t: u32 },
-    JmpNeq { t: u32 },
-    JmpLt { t: u32 },
-    JmpGt { t: u32 },
-    PushArg { a: u16 },
-    Call { slot: u32 },
-    Ret { a: u16 },
+    Ld {
+        d: u16,
+        k: i32,
+    },
+    Ldi {
+        d: u16,
+        c: u32,
+    },
+    Mov {
+        d: u16,
+        a: u16,
+    },
+    Add {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Sub {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Mul {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Div {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Mod {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    And {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Or {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Xor {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Not {
+        d: u16,
+        a: u16,
+    },
+    Shl {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Shr {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Cmp {
+        a: u16,
+        b: u16,
+    },
+    Jmp {
+        t: u32,
+    },
+    JmpEq {
+        t: u32,
+    },
+    JmpNeq {
+        t: u32,
+    },
+    JmpLt {
+        t: u32,
+    },
+    JmpGt {
+        t: u32,
+    },
+    /// Superinstruction: `CMP a, b` fused with the conditional jump after it (to `t`). The
+    /// jump stays in the code at the next index, for traced runs and as a jump target.
+    CmpJmpEq {
+        a: u16,
+        b: u16,
+        t: u16,
+    },
+    CmpJmpNeq {
+        a: u16,
+        b: u16,
+        t: u16,
+    },
+    CmpJmpLt {
+        a: u16,
+        b: u16,
+        t: u16,
+    },
+    CmpJmpGt {
+        a: u16,
+        b: u16,
+        t: u16,
+    },
+    PushArg {
+        a: u16,
+    },
+    Call {
+        slot: u32,
+    },
+    Ret {
+        a: u16,
+    },
 }
 
 const _: () = assert!(std::mem::size_of::<Op>() == 8);
@@ -83,5 +176,61 @@ pub(crate) fn compile(def: VMFunction, functions: &mut FunctionTable) -> Compile
             Instruction::RET(a) => Op::Ret { a: reg(a) },
         })
         .collect();
+    let mut code: Box<[Op]> = code;
+    fuse(&mut code, &def);
     CompiledFunction { def, code, constants: constants.into_boxed_slice() }
+}
+
+/// Fuses `CMP` + conditional jump pairs whose jump is not itself a jump target (control must
+/// reach it only from the `CMP`) and whose target fits the fused form.
+fn fuse(code: &mut [Op], def: &VMFunction) {
+    let targets: std::collections::HashSet<usize> = def.labels.values().copied().collect();
+    for index in 0..code.len().saturating_sub(1) {
+        let Op::Cmp { a, b } = code[index] else { continue };
+        if targets.contains(&(index + 1)) {
+            continue;
+        }
+        let fused = match code[index + 1] {
+            Op::JmpEq { t } => u16::try_from(t).ok().map(|t| Op::CmpJmpEq { a, b, t }),
+            Op::JmpNeq { t } => u16::try_from(t).ok().map(|t| Op::CmpJmpNeq { a, b, t }),
+            Op::JmpLt { t } => u16::try_from(t).ok().map(|t| Op::CmpJmpLt { a, b, t }),
+            Op::JmpGt { t } => u16::try_from(t).ok().map(|t| Op::CmpJmpGt { a, b, t }),
+            _ => None,
+        };
+        if let Some(fused) = fused {
+            code[index] = fused;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn compiled(instructions: Vec<Instruction>, labels: &[(&str, usize)]) -> Box<[Op]> {
+        let labels: HashMap<String, usize> = labels.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+        let def = VMFunction::new("f", vec![], vec![], None, 2, instructions, labels);
+        def.validate().unwrap();
+        compile(def, &mut FunctionTable::default()).code
+    }
+
+    #[test]
+    fn compare_and_jump_pairs_fuse_but_keep_the_jump() {
+        let code = compiled(
+            vec![Instruction::CMP(0, 1), Instruction::JMPLT("top".into()), Instruction::RET(0)],
+            &[("top", 0)],
+        );
+        assert_eq!(code[0], Op::CmpJmpLt { a: 0, b: 1, t: 0 });
+        assert_eq!(code[1], Op::JmpLt { t: 0 });
+    }
+
+    #[test]
+    fn a_jump_that_is_a_target_is_not_fused() {
+        let code = compiled(
+            vec![Instruction::CMP(0, 1), Instruction::JMPEQ("here".into()), Instruction::RET(0)],
+            &[("here", 1)],
+        );
+        assert_eq!(code[0], Op::Cmp { a: 0, b: 1 });
+    }
 }
