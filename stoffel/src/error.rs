@@ -71,8 +71,14 @@ impl fmt::Display for StackFrame {
 /// assert_eq!(error.to_string(), "divide by zero");
 /// ```
 #[derive(Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct Error(Box<ErrorInner>);
+
+/// Boxed so that `Result<Value, Error>` stays two words: foreign functions and handlers return
+/// it on every call, and a large error type made each return a memory copy.
+#[derive(Clone, thiserror::Error)]
 #[error("{}", self.render(false))]
-pub struct Error {
+struct ErrorInner {
     kind: ErrorKind,
     message: String,
     call_stack: Vec<StackFrame>,
@@ -82,69 +88,80 @@ pub struct Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render(true))
+        fmt::Debug::fmt(&self.0, f)
     }
 }
+
+// Two words: `Result<Value, Error>` fits in registers.
+const _: () = assert!(std::mem::size_of::<Error>() == 8);
 
 impl Error {
     /// An error of `kind` with `message` (lowercase, no final period).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), call_stack: Vec::new(), source: None }
+        Error(Box::new(ErrorInner { kind, message: message.into(), call_stack: Vec::new(), source: None }))
     }
 
     /// A foreign-function failure that keeps `source` as its cause.
     pub fn foreign(source: impl std::error::Error + Send + Sync + 'static) -> Error {
-        Error {
+        Error(Box::new(ErrorInner {
             kind: ErrorKind::Foreign,
             message: source.to_string(),
             call_stack: Vec::new(),
             source: Some(Arc::new(source)),
-        }
+        }))
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message without location.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The call stack when the error happened, innermost frame first; empty for errors outside
     /// execution (validation, assembly).
     pub fn call_stack(&self) -> &[StackFrame] {
-        &self.call_stack
+        &self.0.call_stack
     }
 
     /// The innermost frame: the function and instruction that failed.
     pub fn location(&self) -> Option<&StackFrame> {
-        self.call_stack.first()
+        self.0.call_stack.first()
     }
 
     /// Prefixes the message with `context`, keeping kind and stack: `context: message`.
     pub fn context(mut self, context: impl fmt::Display) -> Error {
-        self.message = format!("{context}: {}", self.message);
+        self.0.message = format!("{context}: {}", self.0.message);
         self
     }
 
     pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
-        self.kind = kind;
+        self.0.kind = kind;
         self
     }
 
     pub(crate) fn has_call_stack(&self) -> bool {
-        !self.call_stack.is_empty()
+        !self.0.call_stack.is_empty()
     }
 
     pub(crate) fn with_call_stack(mut self, call_stack: Vec<StackFrame>) -> Error {
-        if self.call_stack.is_empty() {
-            self.call_stack = call_stack;
+        if self.0.call_stack.is_empty() {
+            self.0.call_stack = call_stack;
         }
         self
     }
+}
 
+impl fmt::Debug for ErrorInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(true))
+    }
+}
+
+impl ErrorInner {
     fn render(&self, full: bool) -> String {
         let mut text = self.message.clone();
         if let Some(location) = self.call_stack.first() {
@@ -158,7 +175,9 @@ impl Error {
         }
         text
     }
+}
 
+impl Error {
     // Constructors for the kinds the runtime raises; cold so the hot loop stays small.
     #[cold]
     pub(crate) fn type_error(message: impl Into<String>) -> Error {

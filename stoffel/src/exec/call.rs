@@ -154,21 +154,29 @@ impl VMState {
                 ),
             ));
         }
-        let mut args = self.arg_buffers.pop().unwrap_or_default();
-        args.extend(self.pending_args.drain(args_start..));
-        let hooks_active = self.hooks.active();
-        if hooks_active {
-            self.fire(HookEvent::BeforeFunctionCall(function.name.clone(), args.clone()))?;
+        if self.hooks.active() {
+            let args = self.pending_args[args_start..].to_vec();
+            self.fire(HookEvent::BeforeFunctionCall(function.name.clone(), args))?;
         }
+        // The arguments stay where PUSHARG put them: the whole pending stack moves out (a
+        // pointer swap, no copy) and the function borrows its top; nested calls get a pooled
+        // empty stack meanwhile.
+        let nested = self.arg_buffers.pop().unwrap_or_default();
+        let pending = std::mem::replace(&mut self.pending_args, nested);
         let mark = self.mark();
         self.native_depth += 1;
         let result = call_guarded(
             &*function.code,
-            &mut ForeignFunctionContext { args: &args, state: self, name: &function.name },
+            &mut ForeignFunctionContext { args: &pending[args_start..], state: self, name: &function.name },
         );
         self.native_depth -= 1;
-        args.clear();
-        self.arg_buffers.push(args);
+        // A panic may have skipped a nested call's own clean-up: drop what it left.
+        self.frames.truncate(mark.frames);
+        self.registers.truncate(mark.registers);
+        let mut nested = std::mem::replace(&mut self.pending_args, pending);
+        nested.clear();
+        self.arg_buffers.push(nested);
+        self.pending_args.truncate(args_start);
         match result {
             Ok(value) => {
                 if self.hooks.active() {
@@ -177,8 +185,6 @@ impl VMState {
                 Ok(value)
             }
             Err(error) => {
-                // A panic may have skipped a nested call's own clean-up.
-                self.unwind_to(mark);
                 if error.has_call_stack() {
                     return Err(error);
                 }

@@ -63,8 +63,13 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
     Ok(closure)
 }
 
-/// The calling frame's upvalue `name`.
-fn upvalue(ctx: &ForeignFunctionContext<'_>, builtin: &str, name: &str) -> Result<Upvalue, Error> {
+/// Runs `f` on the calling frame's upvalue `name` (borrowed: no clone of its name or cell).
+fn with_upvalue<R>(
+    ctx: &ForeignFunctionContext<'_>,
+    builtin: &str,
+    name: &str,
+    f: impl FnOnce(&Upvalue) -> R,
+) -> Result<R, Error> {
     let Some(frame) = ctx.state.frames.last() else {
         return Err(Error::type_error(format!("{builtin} must be called from a closure")));
     };
@@ -74,15 +79,18 @@ fn upvalue(ctx: &ForeignFunctionContext<'_>, builtin: &str, name: &str) -> Resul
             frame.function.def.name
         )));
     };
-    closure.upvalue(name).cloned().ok_or_else(|| {
-        Error::not_found(format!("{builtin}: the closure of `{}` has no upvalue `{name}`", closure.function))
-    })
+    match closure.upvalue(name) {
+        Some(upvalue) => Ok(f(upvalue)),
+        None => Err(Error::not_found(format!(
+            "{builtin}: the closure of `{}` has no upvalue `{name}`",
+            closure.function
+        ))),
+    }
 }
 
 pub(super) fn get_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
     let name: &str = ctx.arg(0)?;
-    let upvalue = upvalue(ctx, "get_upvalue", name)?;
-    let value = upvalue.get();
+    let value = with_upvalue(ctx, "get_upvalue", name, Upvalue::get)?;
     ctx.fire(|| HookEvent::UpvalueRead(name.to_owned(), value.clone()))?;
     Ok(value)
 }
@@ -90,8 +98,7 @@ pub(super) fn get_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value,
 pub(super) fn set_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
     let name: &str = ctx.arg(0)?;
     let value = ctx.args[1].clone();
-    let upvalue = upvalue(ctx, "set_upvalue", name)?;
-    let old = upvalue.set(value.clone());
+    let old = with_upvalue(ctx, "set_upvalue", name, |upvalue| upvalue.set(value.clone()))?;
     ctx.fire(|| HookEvent::UpvalueWrite(name.to_owned(), old, value))?;
     Ok(Value::Unit)
 }
