@@ -55,3 +55,8 @@ pub use vm::{InterruptHandle, OutputBuffer, VirtualMachine};
 
 pub use stoffel_macros::bytecode;
 pub use stoffel_macros::foreign_fn;
+
+/// The README's examples run as doctests, so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
