@@ -253,3 +253,15 @@ fn foreign_functions_cannot_recurse_through_the_host_without_bound() {
     assert_eq!(error.kind(), ErrorKind::CallDepth);
     assert_clean(&vm);
 }
+
+#[test]
+fn deep_recursion_with_many_registers_is_an_error_not_an_out_of_memory_abort() {
+    // 65,536 registers per frame: 100,000 frames would need 100 GiB.
+    let mut wide = function("wide", &[], 65_536, body![CALL("wide".into()), RET(0)]);
+    wide.register_count = 65_536;
+    let vm = vm_with(vec![wide]);
+    let error = vm.execute("wide").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::CallDepth);
+    assert!(error.message().contains("register stack limit"), "{error}");
+    assert_clean(&vm);
+}

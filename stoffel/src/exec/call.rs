@@ -17,6 +17,11 @@ use crate::value::Value;
 /// How many frames an error keeps: enough to debug, bounded when recursion runs away.
 pub const ERROR_STACK_FRAMES: usize = 256;
 
+/// The most registers all active frames may hold together (16 Mi values, 256 MiB): deep
+/// recursion of a function with many registers fails with a call-depth error instead of
+/// exhausting memory.
+pub const MAX_REGISTER_STACK: usize = 1 << 24;
+
 /// What a call did.
 pub(crate) enum Called {
     /// A VM frame was pushed; the loop runs it.
@@ -123,11 +128,17 @@ impl VMState {
                 format!("call depth limit of {} exceeded", self.limits.max_call_depth),
             ));
         }
+        let base = self.registers.len();
+        if base + function.def.register_count > MAX_REGISTER_STACK {
+            return Err(Error::new(
+                ErrorKind::CallDepth,
+                format!("register stack limit of {MAX_REGISTER_STACK} registers exceeded"),
+            ));
+        }
         if self.hooks.active() {
             let args = self.pending_args[args_start..].to_vec();
             self.fire(HookEvent::BeforeFunctionCall(function.def.name.clone(), args))?;
         }
-        let base = self.registers.len();
         self.registers.extend(self.pending_args.drain(args_start..));
         self.registers.resize_with(base + function.def.register_count, || Value::Unit);
         self.frames.push(ActivationRecord {
