@@ -73,20 +73,26 @@ impl ForeignFunction {
     }
 
     pub(crate) fn check_arity(&self, count: usize) -> Result<(), Error> {
-        let accepted = match self.max_arity {
-            Some(max) => (self.min_arity..=max).contains(&count),
-            None => count >= self.min_arity,
-        };
-        if accepted {
-            return Ok(());
-        }
-        let expected = match self.max_arity {
-            Some(max) if max == self.min_arity => plural(max, "argument"),
-            Some(max) => format!("{} to {max} arguments", self.min_arity),
-            None => format!("at least {}", plural(self.min_arity, "argument")),
-        };
-        Err(Error::arity(format!("`{}` takes {expected}, but {count} were given", self.name)))
+        check_arity(&self.name, self.min_arity, self.max_arity, count)
     }
+}
+
+/// Checks an argument count against `min..=max` (`max: None`: variadic), with an error that
+/// states the accepted range: `` `f` takes 1 to 2 arguments, but 0 were given ``.
+pub(crate) fn check_arity(name: &str, min: usize, max: Option<usize>, count: usize) -> Result<(), Error> {
+    let accepted = match max {
+        Some(max) => (min..=max).contains(&count),
+        None => count >= min,
+    };
+    if accepted {
+        return Ok(());
+    }
+    let expected = match max {
+        Some(max) if max == min => plural(max, "argument"),
+        Some(max) => format!("{min} to {max} arguments"),
+        None => format!("at least {}", plural(min, "argument")),
+    };
+    Err(Error::arity(format!("`{name}` takes {expected}, but {count} were given")))
 }
 
 impl std::fmt::Debug for ForeignFunction {

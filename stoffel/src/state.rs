@@ -25,6 +25,8 @@ pub(crate) enum Callable {
     Foreign(Arc<ForeignFunction>),
     /// The `call_closure` builtin, run inline by the dispatch loop (no host recursion).
     CallClosure,
+    /// A direct builtin of the standard library, run on the pending arguments in place.
+    Builtin(&'static crate::stdlib::Builtin),
 }
 
 /// All functions by slot. A slot's index never changes, so `CALL`s resolved to it at load

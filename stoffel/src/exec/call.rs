@@ -9,9 +9,10 @@ use crate::activation::{ActivationRecord, CompareFlag};
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
-use crate::foreign::{call_guarded, plural, ForeignFunction, ForeignFunctionContext};
+use crate::foreign::{call_guarded, check_arity, plural, ForeignFunction, ForeignFunctionContext};
 use crate::hooks::HookEvent;
 use crate::state::{Callable, VMState};
+use crate::stdlib::Builtin;
 use crate::value::Value;
 
 /// How many frames an error keeps: enough to debug, bounded when recursion runs away.
@@ -104,6 +105,7 @@ impl VMState {
             Callable::Vm(function) => self.enter_vm(function, args_start, None),
             Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
             Callable::CallClosure => self.enter_closure(args_start),
+            Callable::Builtin(builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
         }
     }
 
@@ -200,6 +202,33 @@ impl VMState {
                     return Err(error);
                 }
                 let mut stack = vec![foreign_frame()];
+                stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
+                Err(error.with_call_stack(stack))
+            }
+        }
+    }
+
+    /// Runs a direct builtin on the pending arguments from `args_start` on, then drops them. The
+    /// same events and error frames as a foreign call, without its context, argument move or
+    /// unwinding guard (builtins never re-enter the VM).
+    fn call_builtin(&mut self, builtin: &'static Builtin, args_start: usize) -> Result<Value, Error> {
+        check_arity(builtin.name, builtin.min, builtin.max, self.pending_args.len() - args_start)?;
+        if self.hooks.active() {
+            let args = self.pending_args[args_start..].to_vec();
+            self.fire(HookEvent::BeforeFunctionCall(builtin.name.to_owned(), args))?;
+        }
+        let result = (builtin.code)(self, &self.pending_args[args_start..]);
+        self.pending_args.truncate(args_start);
+        match result {
+            Ok(value) => {
+                if self.hooks.active() {
+                    self.fire(HookEvent::AfterFunctionCall(builtin.name.to_owned(), value.clone()))?;
+                }
+                Ok(value)
+            }
+            Err(error) if error.has_call_stack() => Err(error),
+            Err(error) => {
+                let mut stack = vec![StackFrame { function: builtin.name.to_owned(), instruction: None }];
                 stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
                 Err(error.with_call_stack(stack))
             }

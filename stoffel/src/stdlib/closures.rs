@@ -5,11 +5,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::{arg, fire};
 use crate::closure::{Closure, Upvalue};
 use crate::error::Error;
 use crate::foreign::ForeignFunctionContext;
 use crate::hooks::HookEvent;
-use crate::state::Callable;
+use crate::state::{Callable, VMState};
 use crate::value::Value;
 
 pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
@@ -65,12 +66,12 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
 
 /// Runs `f` on the calling frame's upvalue `name` (borrowed: no clone of its name or cell).
 fn with_upvalue<R>(
-    ctx: &ForeignFunctionContext<'_>,
+    state: &VMState,
     builtin: &str,
     name: &str,
     f: impl FnOnce(&Upvalue) -> R,
 ) -> Result<R, Error> {
-    let Some(frame) = ctx.state.frames.last() else {
+    let Some(frame) = state.frames.last() else {
         return Err(Error::type_error(format!("{builtin} must be called from a closure")));
     };
     let Some(closure) = &frame.closure else {
@@ -88,17 +89,17 @@ fn with_upvalue<R>(
     }
 }
 
-pub(super) fn get_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
-    let name: &str = ctx.arg(0)?;
-    let value = with_upvalue(ctx, "get_upvalue", name, Upvalue::get)?;
-    ctx.fire(|| HookEvent::UpvalueRead(name.to_owned(), value.clone()))?;
+pub(super) fn get_upvalue(state: &VMState, args: &[Value]) -> Result<Value, Error> {
+    let name: &str = arg(args, 0, "get_upvalue")?;
+    let value = with_upvalue(state, "get_upvalue", name, Upvalue::get)?;
+    fire(state, || HookEvent::UpvalueRead(name.to_owned(), value.clone()))?;
     Ok(value)
 }
 
-pub(super) fn set_upvalue(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
-    let name: &str = ctx.arg(0)?;
-    let value = ctx.args[1].clone();
-    let old = with_upvalue(ctx, "set_upvalue", name, |upvalue| upvalue.set(value.clone()))?;
-    ctx.fire(|| HookEvent::UpvalueWrite(name.to_owned(), old, value))?;
+pub(super) fn set_upvalue(state: &VMState, args: &[Value]) -> Result<Value, Error> {
+    let name: &str = arg(args, 0, "set_upvalue")?;
+    let value = args[1].clone();
+    let old = with_upvalue(state, "set_upvalue", name, |upvalue| upvalue.set(value.clone()))?;
+    fire(state, || HookEvent::UpvalueWrite(name.to_owned(), old, value))?;
     Ok(Value::Unit)
 }

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::foreign::ForeignFunctionContext;
+use crate::state::VMState;
 use crate::Value;
 
 /// `print(args…)`: the arguments' `Display`, space-separated, then a newline.
@@ -13,11 +14,11 @@ pub(super) fn print(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error
 }
 
 /// `type(value)`: the type name as a string.
-pub(super) fn type_of(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
-    Ok(Value::from(ctx.args[0].type_name()))
+pub(super) fn type_of(_: &VMState, args: &[Value]) -> Result<Value, Error> {
+    Ok(Value::from(args[0].type_name()))
 }
 
 /// `error(message)`: fails with the message (programs need a way to fail).
-pub(super) fn raise(ctx: &mut ForeignFunctionContext<'_>) -> Result<Value, Error> {
-    Err(Error::new(ErrorKind::Raised, ctx.args[0].to_string()))
+pub(super) fn raise(_: &VMState, args: &[Value]) -> Result<Value, Error> {
+    Err(Error::new(ErrorKind::Raised, args[0].to_string()))
 }

@@ -1,43 +1,79 @@
 //! The standard library every `VirtualMachine::new()` registers, by family: `io` (print,
 //! error, type), `collections` (objects and arrays), `closures` (create, call, upvalues).
-//! Builtins are ordinary foreign functions with declared arities, so a host can replace any.
+//!
+//! Most builtins are *direct*: they read the VM state and the pending arguments in place and
+//! run straight from the dispatch loop, without a foreign-call context (real programs spend
+//! most of their calls on them). `print` and `create_closure` need mutable access and are
+//! ordinary foreign functions; `call_closure` runs in the dispatch loop itself. A host can
+//! replace any of them by registering the name.
 
 mod closures;
 mod collections;
 mod io;
 
+use crate::convert::FromValue;
 use crate::foreign::{ForeignFunction, ForeignFunctionContext};
+use crate::hooks::HookEvent;
 use crate::state::{Callable, VMState};
 use crate::{Error, Value};
 
-type Builtin = fn(&mut ForeignFunctionContext<'_>) -> Result<Value, Error>;
+/// A direct builtin: the state (read-only; values have interior mutability) and its arguments.
+pub(crate) type DirectFn = fn(&VMState, &[Value]) -> Result<Value, Error>;
 
-/// Name, minimum and maximum argument count (`None`: variadic), parameter types, code.
-type BuiltinRow = (&'static str, usize, Option<usize>, &'static [&'static str], Builtin);
+/// A direct builtin's name, accepted argument counts (`max: None`: variadic) and code.
+pub(crate) struct Builtin {
+    pub(crate) name: &'static str,
+    pub(crate) min: usize,
+    pub(crate) max: Option<usize>,
+    pub(crate) code: DirectFn,
+}
 
-const BUILTINS: &[BuiltinRow] = &[
-    ("print", 0, None, &["any…"], io::print),
-    ("type", 1, Some(1), &["any"], io::type_of),
-    ("error", 1, Some(1), &["any"], io::raise),
-    ("create_object", 0, Some(0), &[], collections::create_object),
-    ("create_array", 0, Some(1), &["int"], collections::create_array),
-    ("get_field", 2, Some(2), &["object|array", "key"], collections::get_field),
-    ("set_field", 3, Some(3), &["object|array", "key", "any"], collections::set_field),
-    ("array_length", 1, Some(1), &["array"], collections::array_length),
-    ("array_push", 2, None, &["array", "any…"], collections::array_push),
-    ("create_closure", 1, None, &["string", "string…"], closures::create_closure),
-    ("get_upvalue", 1, Some(1), &["string"], closures::get_upvalue),
-    ("set_upvalue", 2, Some(2), &["string", "any"], closures::set_upvalue),
+static DIRECT: &[Builtin] = &[
+    Builtin { name: "type", min: 1, max: Some(1), code: io::type_of },
+    Builtin { name: "error", min: 1, max: Some(1), code: io::raise },
+    Builtin { name: "create_object", min: 0, max: Some(0), code: collections::create_object },
+    Builtin { name: "create_array", min: 0, max: Some(1), code: collections::create_array },
+    Builtin { name: "get_field", min: 2, max: Some(2), code: collections::get_field },
+    Builtin { name: "set_field", min: 3, max: Some(3), code: collections::set_field },
+    Builtin { name: "array_length", min: 1, max: Some(1), code: collections::array_length },
+    Builtin { name: "array_push", min: 2, max: None, code: collections::array_push },
+    Builtin { name: "get_upvalue", min: 1, max: Some(1), code: closures::get_upvalue },
+    Builtin { name: "set_upvalue", min: 2, max: Some(2), code: closures::set_upvalue },
 ];
+
+type ContextFn = fn(&mut ForeignFunctionContext<'_>) -> Result<Value, Error>;
+
+/// Builtins that need the full foreign-function context: name, arity, code.
+const WITH_CONTEXT: &[(&str, usize, Option<usize>, ContextFn)] =
+    &[("print", 0, None, io::print), ("create_closure", 1, None, closures::create_closure)];
 
 /// Registers every builtin into `state`.
 pub(crate) fn register(state: &mut VMState) {
-    for &(name, min, max, types, code) in BUILTINS {
-        state.register_foreign(
-            ForeignFunction::new(name, code).with_arity(min, max).with_parameter_types(types.to_vec()),
-        );
+    for builtin in DIRECT {
+        state.functions.define(builtin.name, Callable::Builtin(builtin));
+    }
+    for &(name, min, max, code) in WITH_CONTEXT {
+        state.register_foreign(ForeignFunction::new(name, code).with_arity(min, max));
     }
     // `call_closure` pushes a frame in the dispatch loop itself: closures recurse without
     // using host stack.
     state.functions.define("call_closure", Callable::CallClosure);
+}
+
+/// Argument `index` (0-based) of builtin `name`, converted; an omitted optional argument is
+/// `T::missing()`. The caller checked the arity.
+fn arg<'a, T: FromValue<'a>>(args: &'a [Value], index: usize, name: &str) -> Result<T, Error> {
+    match args.get(index) {
+        Some(value) => T::from_arg(value, index + 1, name),
+        None => T::missing().ok_or_else(|| Error::arity(format!("`{name}` needs argument {}", index + 1))),
+    }
+}
+
+/// Fires a hook event when hooks are enabled; `make` builds it only then.
+fn fire(state: &VMState, make: impl FnOnce() -> HookEvent) -> Result<(), Error> {
+    if state.hooks.active() {
+        state.fire(make())
+    } else {
+        Ok(())
+    }
 }
