@@ -50,5 +50,6 @@ pub(crate) struct ActivationRecord {
     /// The closure this call runs for (its upvalues serve `get_upvalue`/`set_upvalue`).
     pub(crate) closure: Option<Arc<Closure>>,
     /// Cells made by capturing this frame's parameters, so later captures share them.
-    pub(crate) captured: Vec<(usize, Arc<Mutex<Value>>)>,
+    /// Boxed: most frames capture nothing, and a smaller record is cheaper to push and drop.
+    pub(crate) captured: Option<Box<Vec<(usize, Arc<Mutex<Value>>)>>>,
 }

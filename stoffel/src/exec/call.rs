@@ -109,6 +109,7 @@ impl VMState {
         }
     }
 
+    #[inline]
     fn enter_vm(
         &mut self,
         function: Arc<CompiledFunction>,
@@ -150,7 +151,7 @@ impl VMState {
             compare_flag: Cell::new(CompareFlag::Equal),
             args_base: self.pending_args.len(),
             closure,
-            captured: Vec::new(),
+            captured: None,
         });
         Ok(Called::Entered)
     }

@@ -40,11 +40,12 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
         }
         let parameter = frame.function.def.parameters.iter().position(|p| *p == name);
         let cell = if let Some(index) = parameter {
-            match frame.captured.iter().find(|(captured, _)| *captured == index) {
+            let captured = frame.captured.get_or_insert_with(Box::default);
+            match captured.iter().find(|(captured, _)| *captured == index) {
                 Some((_, cell)) => Arc::clone(cell),
                 None => {
                     let cell = Arc::new(Mutex::new(state.registers[frame.base + index].clone()));
-                    frame.captured.push((index, Arc::clone(&cell)));
+                    captured.push((index, Arc::clone(&cell)));
                     cell
                 }
             }
