@@ -36,6 +36,9 @@ impl CompareFlag {
     }
 }
 
+/// Cells made by capturing a frame's parameters: parameter index and cell.
+pub(crate) type CapturedCells = Vec<(usize, Arc<Mutex<Value>>)>;
+
 /// One running call of a VM function.
 pub(crate) struct ActivationRecord {
     pub(crate) function: Arc<CompiledFunction>,
@@ -51,5 +54,5 @@ pub(crate) struct ActivationRecord {
     pub(crate) closure: Option<Arc<Closure>>,
     /// Cells made by capturing this frame's parameters, so later captures share them.
     /// Boxed: most frames capture nothing, and a smaller record is cheaper to push and drop.
-    pub(crate) captured: Option<Box<Vec<(usize, Arc<Mutex<Value>>)>>>,
+    pub(crate) captured: Option<Box<CapturedCells>>,
 }
