@@ -107,8 +107,7 @@ impl VMFunction {
             ));
         }
         for (index, instruction) in self.instructions.iter().enumerate() {
-            let registers =
-                instruction.source_registers().into_iter().chain(instruction.destination_register());
+            let registers = instruction.source_registers().chain(instruction.destination_register());
             for register in registers {
                 if register >= self.register_count {
                     return fail(format!(

@@ -123,7 +123,14 @@ pub(crate) struct HookManager {
     hooks: Mutex<Arc<Vec<Hook>>>,
     enabled: AtomicUsize,
     next_id: AtomicUsize,
+    /// Bumped by every change, so a running VM re-reads the list only when it changed.
+    generation: AtomicUsize,
 }
+
+/// A VM's copy of the hook list and the generation it was taken at: firing an event reads
+/// the list without taking the manager's lock.
+#[derive(Default)]
+pub(crate) struct HookCache(std::cell::RefCell<(usize, Arc<Vec<Hook>>)>);
 
 impl HookManager {
     /// Whether any hook is enabled: the one check the dispatch loop makes.
@@ -140,6 +147,8 @@ impl HookManager {
         next.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
         self.enabled.store(next.iter().filter(|hook| hook.enabled).count(), Ordering::Relaxed);
         *hooks = Arc::new(next);
+        // Generation 0 is the empty cache: the first change makes it 1.
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     pub(crate) fn register(
@@ -175,8 +184,14 @@ impl HookManager {
         found
     }
 
-    fn snapshot(&self) -> Arc<Vec<Hook>> {
-        Arc::clone(&lock(&self.hooks))
+    /// The current hook list, through `cache`: one atomic load when nothing changed.
+    fn snapshot(&self, cache: &HookCache) -> Arc<Vec<Hook>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut cached = cache.0.borrow_mut();
+        if cached.0 != generation {
+            *cached = (generation, Arc::clone(&lock(&self.hooks)));
+        }
+        Arc::clone(&cached.1)
     }
 }
 
@@ -184,7 +199,7 @@ impl VMState {
     /// Runs every enabled hook whose predicate accepts `event`, highest priority first. The
     /// first failing callback (an error or a panic) stops the run with a hook error.
     pub(crate) fn fire(&self, event: HookEvent) -> Result<(), Error> {
-        let hooks = self.hooks.snapshot();
+        let hooks = self.hooks.snapshot(&self.hook_cache);
         let context = HookContext { state: self };
         for hook in hooks.iter().filter(|hook| hook.enabled) {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -77,28 +77,28 @@ macro_rules! define_instruction {
             }
 
             /// The registers this instruction reads (its `Src` operands), in operand order.
-            pub fn source_registers(&self) -> Vec<usize> {
+            /// No instruction reads more than two; nothing is allocated (hooks call this for
+            /// every traced instruction).
+            pub fn source_registers(&self) -> impl Iterator<Item = usize> {
                 #[allow(unused_mut)]
-                let mut registers = Vec::new();
+                let mut registers = [None; 2];
                 match self {
                     $( #[allow(unused_variables)] Instruction::$name($($field),*) => {
-                        $( collect_register!(registers, $kind, $field); )*
+                        let mut _next = 0;
+                        $( collect_register!(registers, _next, $kind, $field); )*
                     } )*
                 }
-                registers
+                registers.into_iter().flatten()
             }
 
             /// The register this instruction writes directly (its `Dst` operand); `CALL` writes
             /// `r0` when the callee returns.
             pub fn destination_register(&self) -> Option<usize> {
-                #[allow(unused_mut)]
-                let mut registers = Vec::new();
                 match self {
                     $( #[allow(unused_variables)] Instruction::$name($($field),*) => {
-                        $( collect_destination!(registers, $kind, $field); )*
+                        None $( .or(destination!($kind, $field)) )*
                     } )*
                 }
-                registers.first().copied()
             }
         }
 
@@ -122,17 +122,23 @@ macro_rules! define_instruction {
 }
 
 macro_rules! collect_register {
-    ($registers:ident, Src, $v:expr) => {
-        $registers.push(*$v)
-    };
-    ($registers:ident, $other:ident, $v:expr) => {};
+    ($registers:ident, $next:ident, Src, $v:expr) => {{
+        // The table gives no instruction more than two sources: checked by a test below.
+        if let Some(slot) = $registers.get_mut($next) {
+            *slot = Some(*$v);
+        }
+        $next += 1;
+    }};
+    ($registers:ident, $next:ident, $other:ident, $v:expr) => {};
 }
 
-macro_rules! collect_destination {
-    ($registers:ident, Dst, $v:expr) => {
-        $registers.push(*$v)
+macro_rules! destination {
+    (Dst, $v:expr) => {
+        Some(*$v)
     };
-    ($registers:ident, $other:ident, $v:expr) => {};
+    ($other:ident, $v:expr) => {
+        None
+    };
 }
 
 stoffel_asm::for_each_instruction!(define_instruction);
@@ -167,10 +173,15 @@ mod tests {
 
     #[test]
     fn registers_come_from_the_table() {
-        assert_eq!(Instruction::ADD(2, 0, 1).source_registers(), vec![0, 1]);
+        assert_eq!(Instruction::ADD(2, 0, 1).source_registers().collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(Instruction::ADD(2, 0, 1).destination_register(), Some(2));
-        assert_eq!(Instruction::PUSHARG(3).source_registers(), vec![3]);
+        assert_eq!(Instruction::PUSHARG(3).source_registers().collect::<Vec<_>>(), vec![3]);
         assert_eq!(Instruction::PUSHARG(3).destination_register(), None);
-        assert_eq!(Instruction::JMP("x".into()).source_registers(), Vec::<usize>::new());
+        assert_eq!(Instruction::JMP("x".into()).source_registers().count(), 0);
+        // No instruction of the table reads more than two registers (source_registers has two slots).
+        for op in stoffel_asm::OPS {
+            let sources = op.operands.iter().filter(|k| **k == stoffel_asm::OperandKind::Src).count();
+            assert!(sources <= 2, "{} reads {sources} registers", op.mnemonic);
+        }
     }
 }

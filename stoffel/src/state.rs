@@ -12,7 +12,7 @@ use crate::error::StackFrame;
 use crate::exec::resolve::CompiledFunction;
 use crate::foreign::ForeignFunction;
 use crate::function::VMFunction;
-use crate::hooks::HookManager;
+use crate::hooks::{HookCache, HookManager};
 use crate::object_store::ObjectStore;
 use crate::value::Value;
 
@@ -93,6 +93,7 @@ pub struct VMState {
     pub(crate) arg_buffers: Vec<Vec<Value>>,
     pub(crate) store: ObjectStore,
     pub(crate) hooks: Arc<HookManager>,
+    pub(crate) hook_cache: HookCache,
     pub(crate) output: Output,
     pub(crate) limits: Limits,
     /// Instructions left before a fuel error; `u64::MAX` means unmetered.
@@ -112,6 +113,7 @@ impl VMState {
             arg_buffers: Vec::new(),
             store: ObjectStore::default(),
             hooks,
+            hook_cache: HookCache::default(),
             output: Box::new(std::io::stdout()),
             limits: Limits::default(),
             fuel: u64::MAX,
