@@ -85,6 +85,7 @@ fn infinite_recursion_hits_the_depth_limit_not_the_host_stack() {
     assert_eq!(error.message(), "call depth limit of 1000000 exceeded");
     // The error keeps the innermost frames only.
     assert_eq!(error.call_stack().len(), 256);
+    assert_eq!(error.call_depth(), 1_000_000);
     assert!(error.call_stack().iter().all(|frame| frame.function == "forever"));
     // The VM is clean and usable afterwards.
     vm.register_function(function("ok", &[], 1, body![LDI(0, Value::Int(1)), RET(0)])).unwrap();

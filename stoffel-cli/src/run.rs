@@ -134,11 +134,6 @@ fn check_arity(source: &Source, entry: &VMFunction, given: usize) -> Result<(), 
     )))
 }
 
-/// How many frames the VM records in an error's call stack, innermost first (`stoffel`'s
-/// `exec::call::ERROR_STACK_FRAMES`, not public): a stack this long may have lost its outer
-/// frames.
-const RECORDED_FRAMES: usize = 256;
-
 /// Call stacks longer than this (after collapsing repeats) show their innermost and outermost
 /// frames only.
 const MAX_STACK_LINES: usize = 40;
@@ -189,8 +184,13 @@ fn runtime_report(source: &Source, error: &Error) -> String {
         let omitted = lines.len() - inner - outer;
         lines.splice(inner..lines.len() - outer, [format!("  [{omitted} lines omitted]")]);
     }
-    if error.call_stack().len() >= RECORDED_FRAMES {
-        lines.push(format!("  [the VM records only the innermost {RECORDED_FRAMES} frames]"));
+    if error.call_depth() > error.call_stack().len() {
+        lines.push(format!(
+            "  [{} outer frames of {} not recorded: the VM keeps the innermost {}]",
+            error.call_depth() - error.call_stack().len(),
+            error.call_depth(),
+            error.call_stack().len()
+        ));
     }
     let mut report = format!("error: {}\n", error.message());
     for line in lines {
@@ -228,8 +228,8 @@ mod tests {
             report,
             format!(
                 "error: call depth limit of 100000 exceeded\n  at `main` instruction 0 (t.stf:2:5)\n  \
-                 [the frame above repeats {} more times]\n  [the VM records only the innermost {RECORDED_FRAMES} frames]\n",
-                RECORDED_FRAMES - 1
+                 [the frame above repeats 255 more times]\n  \
+                 [99744 outer frames of 100000 not recorded: the VM keeps the innermost 256]\n"
             )
         );
     }

@@ -319,7 +319,8 @@ fn deep_recursion_is_a_runtime_error_with_a_collapsed_stack() {
         &stoffel_in(&dir, &["run", "forever.stf"]),
         RUNTIME_ERROR,
         "error: call depth limit of 100000 exceeded\n  at `main` instruction 0 (forever.stf:2:5)\n  \
-         [the frame above repeats 255 more times]\n  [the VM records only the innermost 256 frames]\n",
+         [the frame above repeats 255 more times]\n  \
+         [99744 outer frames of 100000 not recorded: the VM keeps the innermost 256]\n",
     );
 }
 

@@ -82,6 +82,8 @@ struct ErrorInner {
     kind: ErrorKind,
     message: String,
     call_stack: Vec<StackFrame>,
+    /// How many frames were active; `call_stack` keeps only the innermost ones.
+    call_depth: usize,
     #[source]
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -98,7 +100,13 @@ const _: () = assert!(std::mem::size_of::<Error>() == 8);
 impl Error {
     /// An error of `kind` with `message` (lowercase, no final period).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error(Box::new(ErrorInner { kind, message: message.into(), call_stack: Vec::new(), source: None }))
+        Error(Box::new(ErrorInner {
+            kind,
+            message: message.into(),
+            call_stack: Vec::new(),
+            call_depth: 0,
+            source: None,
+        }))
     }
 
     /// A foreign-function failure that keeps `source` as its cause.
@@ -107,6 +115,7 @@ impl Error {
             kind: ErrorKind::Foreign,
             message: source.to_string(),
             call_stack: Vec::new(),
+            call_depth: 0,
             source: Some(Arc::new(source)),
         }))
     }
@@ -125,6 +134,12 @@ impl Error {
     /// execution (validation, assembly).
     pub fn call_stack(&self) -> &[StackFrame] {
         &self.0.call_stack
+    }
+
+    /// How many frames were active when the error happened. Deeper than
+    /// `call_stack().len()` when the stack was cut to its innermost frames (runaway recursion).
+    pub fn call_depth(&self) -> usize {
+        self.0.call_depth.max(self.0.call_stack.len())
     }
 
     /// The innermost frame: the function and instruction that failed.
@@ -150,6 +165,14 @@ impl Error {
     pub(crate) fn with_call_stack(mut self, call_stack: Vec<StackFrame>) -> Error {
         if self.0.call_stack.is_empty() {
             self.0.call_stack = call_stack;
+        }
+        self
+    }
+
+    /// Records the full depth behind a call stack that may have been cut.
+    pub(crate) fn with_call_depth(mut self, depth: usize) -> Error {
+        if self.0.call_depth == 0 {
+            self.0.call_depth = depth;
         }
         self
     }

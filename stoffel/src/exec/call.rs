@@ -91,7 +91,9 @@ impl VMState {
         if error.has_call_stack() {
             error
         } else {
-            error.with_call_stack(self.call_stack_limited(ERROR_STACK_FRAMES))
+            error
+                .with_call_stack(self.call_stack_limited(ERROR_STACK_FRAMES))
+                .with_call_depth(self.frames.len())
         }
     }
 
@@ -204,7 +206,7 @@ impl VMState {
                 }
                 let mut stack = vec![foreign_frame()];
                 stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
-                Err(error.with_call_stack(stack))
+                Err(error.with_call_stack(stack).with_call_depth(self.frames.len() + 1))
             }
         }
     }
@@ -231,7 +233,7 @@ impl VMState {
             Err(error) => {
                 let mut stack = vec![StackFrame { function: builtin.name.to_owned(), instruction: None }];
                 stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
-                Err(error.with_call_stack(stack))
+                Err(error.with_call_stack(stack).with_call_depth(self.frames.len() + 1))
             }
         }
     }
