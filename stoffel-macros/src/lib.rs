@@ -1,6 +1,8 @@
 //! Procedural macros of the Stoffel VM, re-exported by `stoffel`: entry points only; each
 //! macro lives in its own folder, one file per phase (parse, validate, expand).
 
+#![warn(missing_docs)]
+
 mod bytecode;
 mod diagnostic;
 mod foreign_fn;

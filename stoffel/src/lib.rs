@@ -13,6 +13,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 // Lets our own tests and docs use the macros' absolute `::stoffel::` paths.
 extern crate self as stoffel;
 
