@@ -336,6 +336,21 @@ handle_conversions! {
     Arc<Closure> => Closure, "closure";
 }
 
+/// Argument `index` (0-based) of `callee`, converted; a left-out argument is `T::missing()`
+/// (an omitted trailing `Option`) or an arity error. Shared by foreign contexts and builtins.
+pub(crate) fn argument<'a, T: FromValue<'a>>(
+    args: &'a [Value],
+    index: usize,
+    callee: &str,
+) -> Result<T, Error> {
+    match args.get(index) {
+        Some(value) => T::from_arg(value, index + 1, callee),
+        None => T::missing().ok_or_else(|| {
+            Error::arity(format!("`{callee}` needs argument {}, but {} were given", index + 1, args.len()))
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

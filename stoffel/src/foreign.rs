@@ -146,18 +146,7 @@ impl<'a> ForeignFunctionContext<'a> {
     /// # Errors
     /// An arity error when the argument is missing, a type error when it does not convert.
     pub fn arg<T: FromValue<'a>>(&self, index: usize) -> Result<T, Error> {
-        let args: &'a [Value] = self.args;
-        match args.get(index) {
-            Some(value) => T::from_arg(value, index + 1, self.name),
-            None => T::missing().ok_or_else(|| {
-                Error::arity(format!(
-                    "`{}` needs argument {}, but {} were given",
-                    self.name,
-                    index + 1,
-                    args.len()
-                ))
-            }),
-        }
+        crate::convert::argument(self.args, index, self.name)
     }
 
     /// Calls a VM, foreign or builtin function by name with `args` and returns its result.

@@ -97,6 +97,17 @@ impl VMState {
         }
     }
 
+    /// Locates an error raised by host code (a foreign function or builtin named `function`)
+    /// that has no call stack yet: that function, then the VM frames that called it.
+    fn locate_in_host(&self, error: Error, function: &str) -> Error {
+        if error.has_call_stack() {
+            return error;
+        }
+        let mut stack = vec![StackFrame { function: function.to_owned(), instruction: None }];
+        stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
+        error.with_call_stack(stack).with_call_depth(self.frames.len() + 1)
+    }
+
     /// Calls `slot` with the pending arguments from `args_start` on (consuming them).
     pub(crate) fn call_slot(&mut self, slot: u32, args_start: usize) -> Result<Called, Error> {
         let Some((name, callable)) = self.functions.get(slot) else {
@@ -159,7 +170,6 @@ impl VMState {
     }
 
     fn call_foreign(&mut self, function: &ForeignFunction, args_start: usize) -> Result<Value, Error> {
-        let foreign_frame = || StackFrame { function: function.name.clone(), instruction: None };
         function.check_arity(self.pending_args.len() - args_start)?;
         if self.native_depth >= self.limits.max_native_depth {
             return Err(Error::new(
@@ -200,14 +210,7 @@ impl VMState {
                 }
                 Ok(value)
             }
-            Err(error) => {
-                if error.has_call_stack() {
-                    return Err(error);
-                }
-                let mut stack = vec![foreign_frame()];
-                stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
-                Err(error.with_call_stack(stack).with_call_depth(self.frames.len() + 1))
-            }
+            Err(error) => Err(self.locate_in_host(error, &function.name)),
         }
     }
 
@@ -229,12 +232,7 @@ impl VMState {
                 }
                 Ok(value)
             }
-            Err(error) if error.has_call_stack() => Err(error),
-            Err(error) => {
-                let mut stack = vec![StackFrame { function: builtin.name.to_owned(), instruction: None }];
-                stack.extend(self.call_stack_limited(ERROR_STACK_FRAMES - 1));
-                Err(error.with_call_stack(stack).with_call_depth(self.frames.len() + 1))
-            }
+            Err(error) => Err(self.locate_in_host(error, builtin.name)),
         }
     }
 

@@ -11,7 +11,6 @@ mod closures;
 mod collections;
 mod io;
 
-use crate::convert::FromValue;
 use crate::foreign::{ForeignFunction, ForeignFunctionContext};
 use crate::hooks::HookEvent;
 use crate::state::{Callable, VMState};
@@ -60,14 +59,7 @@ pub(crate) fn register(state: &mut VMState) {
     state.functions.define("call_closure", Callable::CallClosure);
 }
 
-/// Argument `index` (0-based) of builtin `name`, converted; an omitted optional argument is
-/// `T::missing()`. The caller checked the arity.
-fn arg<'a, T: FromValue<'a>>(args: &'a [Value], index: usize, name: &str) -> Result<T, Error> {
-    match args.get(index) {
-        Some(value) => T::from_arg(value, index + 1, name),
-        None => T::missing().ok_or_else(|| Error::arity(format!("`{name}` needs argument {}", index + 1))),
-    }
-}
+use crate::convert::argument as arg;
 
 /// Fires a hook event when hooks are enabled; `make` builds it only then.
 fn fire(state: &VMState, make: impl FnOnce() -> HookEvent) -> Result<(), Error> {
