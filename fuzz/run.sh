@@ -10,5 +10,5 @@ for target in assemble execute; do
     cp ../examples/*.stf "corpus/$target/" 2>/dev/null || true
     # Leak detection is off: a program can build a reference cycle (an array that contains
     # itself), which reference counting does not collect — a documented limitation, not a bug.
-    RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds" -max_len=4096 -detect_leaks=0
+    ASAN_OPTIONS=detect_leaks=0 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds" -max_len=4096 -detect_leaks=0
 done
