@@ -1,8 +1,8 @@
 //! The hook system: events the VM fires while it runs, the hooks a host registers to observe
 //! them (predicate, callback, priority), and the read-only view of the VM a callback gets.
 //!
-//! Cost when idle: the dispatch loop is compiled twice (traced and untraced, see `exec`); the
-//! untraced loop contains no event code at all and switches over only when a hook is enabled.
+//! Cost when idle: the dispatch loop has a traced instantiation (see `exec`); the others
+//! contain no event code at all and switch over only when a hook is enabled.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
-//! The dispatch loop: one `loop { match op { .. } }` over resolved `Op`s, compiled twice —
-//! untraced (no event code at all) and traced (every hook event fires) — and switching between
-//! the two when hooks are enabled or disabled. Handlers live by family in `arith` and `call`.
+//! The dispatch loop: one `loop { match op { .. } }` over resolved `Op`s, instantiated three
+//! times — plain (no event or fuel code at all), metered (fuel) and traced (every hook event
+//! fires) — switching when hooks are enabled or disabled. Handlers live by family in `arith`
+//! and `call`; superinstructions (fused `CMP` + jump) run only untraced.
 
 pub(crate) mod arith;
 pub(crate) mod call;
