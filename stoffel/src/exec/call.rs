@@ -97,6 +97,30 @@ impl VMState {
         }
     }
 
+    /// Fires `BeforeFunctionCall` for `callee` with the pending arguments from `args_start` on,
+    /// when hooks are enabled.
+    fn fire_before_call(&self, callee: &str, args_start: usize) -> Result<(), Error> {
+        if !self.hooks.active() {
+            return Ok(());
+        }
+        let args = self.pending_args[args_start..].to_vec();
+        self.fire(HookEvent::BeforeFunctionCall(callee.to_owned(), args))
+    }
+
+    /// Ends a call of host code (foreign function or builtin) named `callee`: its
+    /// `AfterFunctionCall` event on success, its place in the call stack on failure.
+    fn finish_host_call(&self, callee: &str, result: Result<Value, Error>) -> Result<Value, Error> {
+        match result {
+            Ok(value) => {
+                if self.hooks.active() {
+                    self.fire(HookEvent::AfterFunctionCall(callee.to_owned(), value.clone()))?;
+                }
+                Ok(value)
+            }
+            Err(error) => Err(self.locate_in_host(error, callee)),
+        }
+    }
+
     /// Locates an error raised by host code (a foreign function or builtin named `function`)
     /// that has no call stack yet: that function, then the VM frames that called it.
     fn locate_in_host(&self, error: Error, function: &str) -> Error {
@@ -151,10 +175,7 @@ impl VMState {
                 format!("register stack limit of {MAX_REGISTER_STACK} registers exceeded"),
             ));
         }
-        if self.hooks.active() {
-            let args = self.pending_args[args_start..].to_vec();
-            self.fire(HookEvent::BeforeFunctionCall(function.def.name.clone(), args))?;
-        }
+        self.fire_before_call(&function.def.name, args_start)?;
         self.registers.extend(self.pending_args.drain(args_start..));
         self.registers.resize_with(base + function.def.register_count, || Value::Unit);
         self.frames.push(ActivationRecord {
@@ -180,10 +201,7 @@ impl VMState {
                 ),
             ));
         }
-        if self.hooks.active() {
-            let args = self.pending_args[args_start..].to_vec();
-            self.fire(HookEvent::BeforeFunctionCall(function.name.clone(), args))?;
-        }
+        self.fire_before_call(&function.name, args_start)?;
         // The arguments stay where PUSHARG put them: the whole pending stack moves out (a
         // pointer swap, no copy) and the function borrows its top; nested calls get a pooled
         // empty stack meanwhile.
@@ -203,15 +221,7 @@ impl VMState {
         nested.clear();
         self.arg_buffers.push(nested);
         self.pending_args.truncate(args_start);
-        match result {
-            Ok(value) => {
-                if self.hooks.active() {
-                    self.fire(HookEvent::AfterFunctionCall(function.name.clone(), value.clone()))?;
-                }
-                Ok(value)
-            }
-            Err(error) => Err(self.locate_in_host(error, &function.name)),
-        }
+        self.finish_host_call(&function.name, result)
     }
 
     /// Runs a direct builtin on the pending arguments from `args_start` on, then drops them. The
@@ -219,21 +229,10 @@ impl VMState {
     /// unwinding guard (builtins never re-enter the VM).
     fn call_builtin(&mut self, builtin: &'static Builtin, args_start: usize) -> Result<Value, Error> {
         check_arity(builtin.name, builtin.min, builtin.max, self.pending_args.len() - args_start)?;
-        if self.hooks.active() {
-            let args = self.pending_args[args_start..].to_vec();
-            self.fire(HookEvent::BeforeFunctionCall(builtin.name.to_owned(), args))?;
-        }
+        self.fire_before_call(builtin.name, args_start)?;
         let result = (builtin.code)(self, &self.pending_args[args_start..]);
         self.pending_args.truncate(args_start);
-        match result {
-            Ok(value) => {
-                if self.hooks.active() {
-                    self.fire(HookEvent::AfterFunctionCall(builtin.name.to_owned(), value.clone()))?;
-                }
-                Ok(value)
-            }
-            Err(error) => Err(self.locate_in_host(error, builtin.name)),
-        }
+        self.finish_host_call(builtin.name, result)
     }
 
     /// `call_closure(closure, args…)`: runs the closure's function with its upvalues.
