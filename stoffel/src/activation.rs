@@ -36,8 +36,14 @@ impl CompareFlag {
     }
 }
 
-/// Cells made by capturing a frame's parameters: parameter index and cell.
-pub(crate) type CapturedCells = Vec<(usize, Arc<Mutex<Value>>)>;
+/// A cell made by capturing a parameter of the frame at `depth` (its index in the frame
+/// stack), so later captures of that parameter in the same frame share it. Kept on a side
+/// stack of the VM, not in the frame: few frames capture, and every return checks one length.
+pub(crate) struct CapturedCell {
+    pub(crate) depth: usize,
+    pub(crate) parameter: usize,
+    pub(crate) cell: Arc<Mutex<Value>>,
+}
 
 /// One running call of a VM function.
 pub(crate) struct ActivationRecord {
@@ -52,7 +58,4 @@ pub(crate) struct ActivationRecord {
     pub(crate) args_base: usize,
     /// The closure this call runs for (its upvalues serve `get_upvalue`/`set_upvalue`).
     pub(crate) closure: Option<Arc<Closure>>,
-    /// Cells made by capturing this frame's parameters, so later captures share them.
-    /// Boxed: most frames capture nothing, and a smaller record is cheaper to push and drop.
-    pub(crate) captured: Option<Box<CapturedCells>>,
 }

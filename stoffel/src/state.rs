@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::activation::ActivationRecord;
+use crate::activation::{ActivationRecord, CapturedCell};
 use crate::error::StackFrame;
 use crate::exec::resolve::CompiledFunction;
 use crate::foreign::ForeignFunction;
@@ -85,6 +85,8 @@ pub(crate) type Output = Box<dyn Write + Send>;
 pub struct VMState {
     pub(crate) functions: FunctionTable,
     pub(crate) frames: Vec<ActivationRecord>,
+    /// Cells made by capturing parameters, for the frames that did (innermost last).
+    pub(crate) captured: Vec<CapturedCell>,
     /// One register stack; each frame owns a window of it.
     pub(crate) registers: Vec<Value>,
     /// One pending-argument stack; each frame owns the part above its `args_base`.
@@ -108,6 +110,7 @@ impl VMState {
         VMState {
             functions: FunctionTable::default(),
             frames: Vec::new(),
+            captured: Vec::new(),
             registers: Vec::new(),
             pending_args: Vec::new(),
             arg_buffers: Vec::new(),
@@ -120,6 +123,14 @@ impl VMState {
             metered: false,
             interrupt,
             native_depth: 0,
+        }
+    }
+
+    /// Pops frames down to `depth` frames, with the cells they captured (not their registers).
+    pub(crate) fn truncate_frames(&mut self, depth: usize) {
+        self.frames.truncate(depth);
+        while self.captured.last().is_some_and(|captured| captured.depth >= depth) {
+            self.captured.pop();
         }
     }
 

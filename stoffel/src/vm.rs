@@ -384,7 +384,7 @@ impl VirtualMachine {
 impl VMState {
     /// Drops every trace of a run: frames, registers, pending arguments.
     pub(crate) fn reset_execution(&mut self) {
-        self.frames.clear();
+        self.truncate_frames(0);
         self.registers.clear();
         self.pending_args.clear();
         self.native_depth = 0;

@@ -3,6 +3,7 @@
 //! unwinding so that a failed call leaves no frames, registers or pending arguments behind.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::activation::{ActivationRecord, CompareFlag};
@@ -31,6 +32,14 @@ pub(crate) enum Called {
     Returned(Value),
 }
 
+/// Where a VM call's arguments are.
+pub(crate) enum Arguments {
+    /// On the pending stack from this index on (consumed by the call).
+    Pending(usize),
+    /// In these registers of the caller, read in place (the fused `PUSHARG…CALL`).
+    InPlace(Range<usize>),
+}
+
 /// Stack heights to return to when a call fails.
 #[derive(Clone, Copy)]
 pub(crate) struct Mark {
@@ -50,7 +59,7 @@ impl VMState {
 
     /// Drops everything above `mark`: frames, their registers, pending arguments.
     pub(crate) fn unwind_to(&mut self, mark: Mark) {
-        self.frames.truncate(mark.frames);
+        self.truncate_frames(mark.frames);
         self.registers.truncate(mark.registers);
         self.pending_args.truncate(mark.pending_args);
     }
@@ -97,14 +106,19 @@ impl VMState {
         }
     }
 
-    /// Fires `BeforeFunctionCall` for `callee` with the pending arguments from `args_start` on,
-    /// when hooks are enabled.
-    fn fire_before_call(&self, callee: &str, args_start: usize) -> Result<(), Error> {
+    /// Fires `BeforeFunctionCall` for `callee` with `args`, when hooks are enabled.
+    #[inline(always)]
+    fn fire_before_call(&self, callee: &str, args: &[Value]) -> Result<(), Error> {
         if !self.hooks.active() {
             return Ok(());
         }
-        let args = self.pending_args[args_start..].to_vec();
-        self.fire(HookEvent::BeforeFunctionCall(callee.to_owned(), args))
+        self.fire_before_call_slow(callee, args)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fire_before_call_slow(&self, callee: &str, args: &[Value]) -> Result<(), Error> {
+        self.fire(HookEvent::BeforeFunctionCall(callee.to_owned(), args.to_vec()))
     }
 
     /// Ends a call of host code (foreign function or builtin) named `callee`: its
@@ -123,7 +137,7 @@ impl VMState {
 
     /// Locates an error raised by host code (a foreign function or builtin named `function`)
     /// that has no call stack yet: that function, then the VM frames that called it.
-    fn locate_in_host(&self, error: Error, function: &str) -> Error {
+    pub(crate) fn locate_in_host(&self, error: Error, function: &str) -> Error {
         if error.has_call_stack() {
             return error;
         }
@@ -139,21 +153,27 @@ impl VMState {
         };
         match callable.clone() {
             Callable::Missing => Err(Error::not_found(format!("function `{name}` not found"))),
-            Callable::Vm(function) => self.enter_vm(function, args_start, None),
+            Callable::Vm(function) => {
+                self.enter_vm(function, Arguments::Pending(args_start), None).map(|()| Called::Entered)
+            }
             Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
             Callable::CallClosure => self.enter_closure(args_start),
             Callable::Builtin(builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
         }
     }
 
+    /// Pushes a frame for `function` whose parameters are `args`.
     #[inline]
-    fn enter_vm(
+    pub(crate) fn enter_vm(
         &mut self,
         function: Arc<CompiledFunction>,
-        args_start: usize,
+        args: Arguments,
         closure: Option<Arc<Closure>>,
-    ) -> Result<Called, Error> {
-        let given = self.pending_args.len() - args_start;
+    ) -> Result<(), Error> {
+        let given = match &args {
+            Arguments::Pending(start) => self.pending_args.len() - start,
+            Arguments::InPlace(registers) => registers.len(),
+        };
         let expected = function.def.parameters.len();
         if given != expected {
             return Err(Error::arity(format!(
@@ -175,8 +195,16 @@ impl VMState {
                 format!("register stack limit of {MAX_REGISTER_STACK} registers exceeded"),
             ));
         }
-        self.fire_before_call(&function.def.name, args_start)?;
-        self.registers.extend(self.pending_args.drain(args_start..));
+        match args {
+            Arguments::Pending(start) => {
+                self.fire_before_call(&function.def.name, &self.pending_args[start..])?;
+                self.registers.extend(self.pending_args.drain(start..));
+            }
+            Arguments::InPlace(registers) => {
+                self.fire_before_call(&function.def.name, &self.registers[registers.clone()])?;
+                self.registers.extend_from_within(registers);
+            }
+        }
         self.registers.resize_with(base + function.def.register_count, || Value::Unit);
         self.frames.push(ActivationRecord {
             function,
@@ -185,9 +213,18 @@ impl VMState {
             compare_flag: Cell::new(CompareFlag::Equal),
             args_base: self.pending_args.len(),
             closure,
-            captured: None,
         });
-        Ok(Called::Entered)
+        Ok(())
+    }
+
+    /// The VM function a closure value runs, with the closure; `None` for anything else (the
+    /// plain `call_closure` path reports why).
+    pub(crate) fn closure_callee(&self, value: &Value) -> Option<(Arc<CompiledFunction>, Arc<Closure>)> {
+        let Value::Closure(closure) = value else { return None };
+        match self.functions.get(closure.slot) {
+            Some((_, Callable::Vm(function))) => Some((Arc::clone(function), Arc::clone(closure))),
+            _ => None,
+        }
     }
 
     fn call_foreign(&mut self, function: &ForeignFunction, args_start: usize) -> Result<Value, Error> {
@@ -201,7 +238,7 @@ impl VMState {
                 ),
             ));
         }
-        self.fire_before_call(&function.name, args_start)?;
+        self.fire_before_call(&function.name, &self.pending_args[args_start..])?;
         // The arguments stay where PUSHARG put them: the whole pending stack moves out (a
         // pointer swap, no copy) and the function borrows its top; nested calls get a pooled
         // empty stack meanwhile.
@@ -215,7 +252,7 @@ impl VMState {
         );
         self.native_depth -= 1;
         // A panic may have skipped a nested call's own clean-up: drop what it left.
-        self.frames.truncate(mark.frames);
+        self.truncate_frames(mark.frames);
         self.registers.truncate(mark.registers);
         let mut nested = std::mem::replace(&mut self.pending_args, pending);
         nested.clear();
@@ -229,7 +266,7 @@ impl VMState {
     /// unwinding guard (builtins never re-enter the VM).
     fn call_builtin(&mut self, builtin: &'static Builtin, args_start: usize) -> Result<Value, Error> {
         check_arity(builtin.name, builtin.min, builtin.max, self.pending_args.len() - args_start)?;
-        self.fire_before_call(builtin.name, args_start)?;
+        self.fire_before_call(builtin.name, &self.pending_args[args_start..])?;
         let result = (builtin.code)(self, &self.pending_args[args_start..]);
         self.pending_args.truncate(args_start);
         self.finish_host_call(builtin.name, result)
@@ -249,7 +286,9 @@ impl VMState {
         self.pending_args.remove(args_start);
         let callable = self.functions.get(closure.slot).map(|(_, callable)| callable.clone());
         match callable {
-            Some(Callable::Vm(function)) => self.enter_vm(function, args_start, Some(closure)),
+            Some(Callable::Vm(function)) => self
+                .enter_vm(function, Arguments::Pending(args_start), Some(closure))
+                .map(|()| Called::Entered),
             Some(Callable::Foreign(function)) => {
                 self.call_foreign(&function, args_start).map(Called::Returned)
             }

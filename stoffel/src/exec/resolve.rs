@@ -2,6 +2,8 @@
 //! resolved — `u16` registers, jump targets as instruction indices, constants by index, `CALL`
 //! as a slot of the function table (re-registration rewrites the slot, not the code).
 
+use std::collections::HashSet;
+
 use crate::function::VMFunction;
 use crate::instruction::Instruction;
 use crate::state::FunctionTable;
@@ -120,6 +122,15 @@ pub(crate) enum Op {
     PushArg {
         a: u16,
     },
+    /// Superinstruction: `PUSHARG first`, …, `PUSHARG first+n-1`, `CALL slot` — arguments in
+    /// consecutive registers, read in place instead of copied through the pending stack. The
+    /// plain instructions stay in the code after it: traced and metered runs, and calls the
+    /// fused form does not serve, execute this as the plain `PUSHARG first` and go on.
+    CallArgs {
+        n: u8,
+        first: u16,
+        slot: u32,
+    },
     Call {
         slot: u32,
     },
@@ -177,14 +188,15 @@ pub(crate) fn compile(def: VMFunction, functions: &mut FunctionTable) -> Compile
         })
         .collect();
     let mut code: Box<[Op]> = code;
-    fuse(&mut code, &def);
+    let targets: HashSet<usize> = def.labels.values().copied().collect();
+    fuse_compare_and_jump(&mut code, &targets);
+    fuse_calls(&mut code, &targets);
     CompiledFunction { def, code, constants: constants.into_boxed_slice() }
 }
 
 /// Fuses `CMP` + conditional jump pairs whose jump is not itself a jump target (control must
 /// reach it only from the `CMP`) and whose target fits the fused form.
-fn fuse(code: &mut [Op], def: &VMFunction) {
-    let targets: std::collections::HashSet<usize> = def.labels.values().copied().collect();
+fn fuse_compare_and_jump(code: &mut [Op], targets: &HashSet<usize>) {
     for index in 0..code.len().saturating_sub(1) {
         let Op::Cmp { a, b } = code[index] else { continue };
         if targets.contains(&(index + 1)) {
@@ -199,6 +211,38 @@ fn fuse(code: &mut [Op], def: &VMFunction) {
         };
         if let Some(fused) = fused {
             code[index] = fused;
+        }
+    }
+}
+
+/// Fuses each `CALL` with the `PUSHARG`s right before it when they push consecutive registers
+/// in ascending order (as a compiler places arguments, and as Lua's `CALL` expects them) and
+/// no label points after the first of them (control enters the group only at its start).
+fn fuse_calls(code: &mut [Op], targets: &HashSet<usize>) {
+    for call in 1..code.len() {
+        let Op::Call { slot } = code[call] else { continue };
+        if targets.contains(&call) {
+            continue;
+        }
+        // Walk back over the PUSHARGs: `first` is the lowest register of the group so far.
+        let mut start = call;
+        let mut first = None;
+        let complete = loop {
+            if start == 0 || (targets.contains(&start) && first.is_some()) {
+                break true;
+            }
+            let Op::PushArg { a } = code[start - 1] else { break true };
+            if first.is_some_and(|next| a.checked_add(1) != Some(next))
+                || call - start == usize::from(u8::MAX)
+            {
+                // Earlier pushes would stay pending, and the fused form would always fall back.
+                break false;
+            }
+            first = Some(a);
+            start -= 1;
+        };
+        if let (true, Some(first)) = (complete, first) {
+            code[start] = Op::CallArgs { n: (call - start) as u8, first, slot };
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::{arg, fire};
+use crate::activation::CapturedCell;
 use crate::closure::{Closure, Upvalue};
 use crate::error::Error;
 use crate::foreign::ForeignFunctionContext;
@@ -25,7 +26,8 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
         Some((_, Callable::Vm(function))) => function.def.upvalues.clone(),
         _ => return Err(Error::not_found(format!("create_closure: `{function_name}` is not a VM function"))),
     };
-    let Some(frame) = state.frames.last_mut() else {
+    let depth = state.frames.len().saturating_sub(1);
+    let Some(frame) = state.frames.last() else {
         return Err(Error::type_error("create_closure must be called from a VM function"));
     };
     let mut upvalues = Vec::with_capacity(names.len());
@@ -40,12 +42,17 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
         }
         let parameter = frame.function.def.parameters.iter().position(|p| *p == name);
         let cell = if let Some(index) = parameter {
-            let captured = frame.captured.get_or_insert_with(Box::default);
-            match captured.iter().find(|(captured, _)| *captured == index) {
-                Some((_, cell)) => Arc::clone(cell),
+            let found = state
+                .captured
+                .iter()
+                .rev()
+                .take_while(|captured| captured.depth == depth)
+                .find(|captured| captured.parameter == index);
+            match found {
+                Some(captured) => Arc::clone(&captured.cell),
                 None => {
                     let cell = Arc::new(Mutex::new(state.registers[frame.base + index].clone()));
-                    captured.push((index, Arc::clone(&cell)));
+                    state.captured.push(CapturedCell { depth, parameter: index, cell: Arc::clone(&cell) });
                     cell
                 }
             }
