@@ -32,6 +32,7 @@ mod instruction;
 mod macros;
 mod object_store;
 mod program;
+mod registers;
 mod state;
 mod stdlib;
 mod value;

@@ -14,6 +14,7 @@ use crate::foreign::ForeignFunction;
 use crate::function::VMFunction;
 use crate::hooks::{HookCache, HookManager};
 use crate::object_store::ObjectStore;
+use crate::registers::RegisterStack;
 use crate::value::Value;
 
 /// What a function-table slot holds.
@@ -88,7 +89,7 @@ pub struct VMState {
     /// Cells made by capturing parameters, for the frames that did (innermost last).
     pub(crate) captured: Vec<CapturedCell>,
     /// One register stack; each frame owns a window of it.
-    pub(crate) registers: Vec<Value>,
+    pub(crate) registers: RegisterStack,
     /// One pending-argument stack; each frame owns the part above its `args_base`.
     pub(crate) pending_args: Vec<Value>,
     /// Reused argument buffers for foreign calls, so calls do not allocate.
@@ -111,7 +112,7 @@ impl VMState {
             functions: FunctionTable::default(),
             frames: Vec::new(),
             captured: Vec::new(),
-            registers: Vec::new(),
+            registers: RegisterStack::default(),
             pending_args: Vec::new(),
             arg_buffers: Vec::new(),
             store: ObjectStore::default(),

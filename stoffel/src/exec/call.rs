@@ -52,7 +52,7 @@ impl VMState {
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             frames: self.frames.len(),
-            registers: self.registers.len(),
+            registers: self.registers.top(),
             pending_args: self.pending_args.len(),
         }
     }
@@ -60,7 +60,7 @@ impl VMState {
     /// Drops everything above `mark`: frames, their registers, pending arguments.
     pub(crate) fn unwind_to(&mut self, mark: Mark) {
         self.truncate_frames(mark.frames);
-        self.registers.truncate(mark.registers);
+        self.registers.release(mark.registers);
         self.pending_args.truncate(mark.pending_args);
     }
 
@@ -174,38 +174,46 @@ impl VMState {
             Arguments::Pending(start) => self.pending_args.len() - start,
             Arguments::InPlace(registers) => registers.len(),
         };
-        let expected = function.def.parameters.len();
-        if given != expected {
-            return Err(Error::arity(format!(
-                "`{}` takes {}, but {given} were given",
-                function.def.name,
-                plural(expected, "argument")
-            )));
+        let count = function.def.register_count;
+        let base = self.registers.top();
+        if given != function.def.parameters.len()
+            || self.frames.len() >= self.limits.max_call_depth
+            || base + count > MAX_REGISTER_STACK
+        {
+            return Err(self.entry_error(&function, given));
         }
-        if self.frames.len() >= self.limits.max_call_depth {
-            return Err(Error::new(
-                ErrorKind::CallDepth,
-                format!("call depth limit of {} exceeded", self.limits.max_call_depth),
-            ));
-        }
-        let base = self.registers.len();
-        if base + function.def.register_count > MAX_REGISTER_STACK {
-            return Err(Error::new(
-                ErrorKind::CallDepth,
-                format!("register stack limit of {MAX_REGISTER_STACK} registers exceeded"),
-            ));
-        }
-        match args {
+        match &args {
             Arguments::Pending(start) => {
-                self.fire_before_call(&function.def.name, &self.pending_args[start..])?;
-                self.registers.extend(self.pending_args.drain(start..));
+                self.fire_before_call(&function.def.name, &self.pending_args[*start..])?
             }
             Arguments::InPlace(registers) => {
-                self.fire_before_call(&function.def.name, &self.registers[registers.clone()])?;
-                self.registers.extend_from_within(registers);
+                self.fire_before_call(&function.def.name, &self.registers[registers.clone()])?
             }
         }
-        self.registers.resize_with(base + function.def.register_count, || Value::Unit);
+        // The new window is unit: only the parameters are written.
+        self.registers.open(count);
+        match args {
+            Arguments::Pending(start) => {
+                for (register, value) in (base..).zip(self.pending_args.drain(start..)) {
+                    crate::exec::store(&mut self.registers[register], value);
+                }
+            }
+            Arguments::InPlace(registers) => {
+                for (register, source) in (base..).zip(registers) {
+                    match &self.registers[source] {
+                        // Written as an int, not copied whole: see `exec::set_int` on why.
+                        Value::Int(int) => {
+                            let int = *int;
+                            crate::exec::set_int(&mut self.registers[register], int)
+                        }
+                        other => {
+                            let value = other.clone();
+                            crate::exec::store(&mut self.registers[register], value)
+                        }
+                    }
+                }
+            }
+        }
         self.frames.push(ActivationRecord {
             function,
             pc: Cell::new(0),
@@ -215,6 +223,30 @@ impl VMState {
             closure,
         });
         Ok(())
+    }
+
+    /// Why `function` cannot be entered with `given` arguments (kept out of the call path).
+    #[cold]
+    #[inline(never)]
+    fn entry_error(&self, function: &CompiledFunction, given: usize) -> Error {
+        let expected = function.def.parameters.len();
+        if given != expected {
+            Error::arity(format!(
+                "`{}` takes {}, but {given} were given",
+                function.def.name,
+                plural(expected, "argument")
+            ))
+        } else if self.frames.len() >= self.limits.max_call_depth {
+            Error::new(
+                ErrorKind::CallDepth,
+                format!("call depth limit of {} exceeded", self.limits.max_call_depth),
+            )
+        } else {
+            Error::new(
+                ErrorKind::CallDepth,
+                format!("register stack limit of {MAX_REGISTER_STACK} registers exceeded"),
+            )
+        }
     }
 
     /// The VM function a closure value runs, with the closure; `None` for anything else (the
@@ -253,7 +285,7 @@ impl VMState {
         self.native_depth -= 1;
         // A panic may have skipped a nested call's own clean-up: drop what it left.
         self.truncate_frames(mark.frames);
-        self.registers.truncate(mark.registers);
+        self.registers.release(mark.registers);
         let mut nested = std::mem::replace(&mut self.pending_args, pending);
         nested.clear();
         self.arg_buffers.push(nested);
