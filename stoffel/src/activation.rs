@@ -1,4 +1,5 @@
-//! Activation records: one per running VM function call. A frame owns a window
+//! Activation records: one per running VM function call, on a frame stack that reuses them.
+//! A frame owns a window
 //! `base..base + register_count` of the VM's one register stack (no vector per call), its
 //! compare flag, where its pending arguments start, and the closure it runs for.
 
@@ -58,4 +59,82 @@ pub(crate) struct ActivationRecord {
     pub(crate) args_base: usize,
     /// The closure this call runs for (its upvalues serve `get_upvalue`/`set_upvalue`).
     pub(crate) closure: Option<Arc<Closure>>,
+}
+
+/// The active frames, innermost last. Records above the depth stay allocated and are
+/// rewritten field by field when the next call enters (as Lua reuses its `CallInfo`s): a record
+/// built as a temporary and copied in stalled every call on store forwarding (perf, fib).
+#[derive(Default)]
+pub(crate) struct FrameStack {
+    records: Vec<ActivationRecord>,
+    depth: usize,
+}
+
+impl FrameStack {
+    /// How many frames are active.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.depth
+    }
+
+    /// The innermost frame.
+    #[inline(always)]
+    pub(crate) fn last(&self) -> Option<&ActivationRecord> {
+        self.depth.checked_sub(1).and_then(|top| self.records.get(top))
+    }
+
+    /// The active frames, outermost first.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, ActivationRecord> {
+        self.records[..self.depth].iter()
+    }
+
+    /// Enters a frame running `function` on the registers from `base` on.
+    #[inline(always)]
+    pub(crate) fn push(
+        &mut self,
+        function: Arc<CompiledFunction>,
+        base: usize,
+        args_base: usize,
+        closure: Option<Arc<Closure>>,
+    ) {
+        match self.records.get_mut(self.depth) {
+            Some(record) => {
+                record.function = function;
+                record.pc.set(0);
+                record.base = base;
+                record.compare_flag.set(CompareFlag::Equal);
+                record.args_base = args_base;
+                record.closure = closure;
+            }
+            None => self.records.push(ActivationRecord {
+                function,
+                pc: Cell::new(0),
+                base,
+                compare_flag: Cell::new(CompareFlag::Equal),
+                args_base,
+                closure,
+            }),
+        }
+        self.depth += 1;
+    }
+
+    /// Leaves the innermost frame and returns it. Its closure is dropped now; its function
+    /// stays referenced until the record is reused (code outlives a call anyway).
+    #[inline(always)]
+    pub(crate) fn pop(&mut self) -> Option<&ActivationRecord> {
+        let top = self.depth.checked_sub(1)?;
+        self.depth = top;
+        let record = self.records.get_mut(top)?;
+        if record.closure.is_some() {
+            record.closure = None;
+        }
+        Some(record)
+    }
+
+    /// Leaves frames until `depth` remain.
+    pub(crate) fn truncate(&mut self, depth: usize) {
+        while self.depth > depth {
+            self.pop();
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::activation::{ActivationRecord, CapturedCell};
+use crate::activation::{CapturedCell, FrameStack};
 use crate::error::StackFrame;
 use crate::exec::resolve::CompiledFunction;
 use crate::foreign::ForeignFunction;
@@ -85,7 +85,7 @@ pub(crate) type Output = Box<dyn Write + Send>;
 /// for inspection, and the data behind every execution.
 pub struct VMState {
     pub(crate) functions: FunctionTable,
-    pub(crate) frames: Vec<ActivationRecord>,
+    pub(crate) frames: FrameStack,
     /// Cells made by capturing parameters, for the frames that did (innermost last).
     pub(crate) captured: Vec<CapturedCell>,
     /// One register stack; each frame owns a window of it.
@@ -110,7 +110,7 @@ impl VMState {
     pub(crate) fn new(hooks: Arc<HookManager>, interrupt: Arc<AtomicBool>) -> VMState {
         VMState {
             functions: FunctionTable::default(),
-            frames: Vec::new(),
+            frames: FrameStack::default(),
             captured: Vec::new(),
             registers: RegisterStack::default(),
             pending_args: Vec::new(),

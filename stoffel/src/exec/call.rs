@@ -2,11 +2,9 @@
 //! functions (pooled argument buffers, panics caught), closures, host entry points, and
 //! unwinding so that a failed call leaves no frames, registers or pending arguments behind.
 
-use std::cell::Cell;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::activation::{ActivationRecord, CompareFlag};
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
@@ -214,14 +212,8 @@ impl VMState {
                 }
             }
         }
-        self.frames.push(ActivationRecord {
-            function,
-            pc: Cell::new(0),
-            base,
-            compare_flag: Cell::new(CompareFlag::Equal),
-            args_base: self.pending_args.len(),
-            closure,
-        });
+        let args_base = self.pending_args.len();
+        self.frames.push(function, base, args_base, closure);
         Ok(())
     }
 
