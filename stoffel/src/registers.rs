@@ -50,7 +50,8 @@ impl RegisterStack {
                 // Nothing to drop: write the unit tag without reading the old value whole.
                 std::mem::forget(std::mem::replace(register, Value::Unit));
             } else {
-                drop(std::mem::take(register));
+                // Dropped in place: moving it out whole would stall on store forwarding.
+                *register = Value::Unit;
             }
         }
         self.top = base;

@@ -47,11 +47,15 @@ pub(crate) fn set_int(register: &mut Value, value: i64) {
     }
 }
 
-/// Writes `value` into a register.
+/// Writes `value` into a register. Scalars are rebuilt from their parts rather than moved
+/// whole: a value returned through memory (a builtin's result) was written piecewise.
 #[inline(always)]
 pub(crate) fn store(register: &mut Value, value: Value) {
     match value {
         Value::Int(int) => set_int(register, int),
+        Value::Unit => replace(register, Value::Unit),
+        Value::Bool(bool) => replace(register, Value::Bool(bool)),
+        Value::Float(float) => replace(register, Value::Float(float)),
         other => replace(register, other),
     }
 }
