@@ -92,14 +92,18 @@ impl FrameStack {
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
-        function: Arc<CompiledFunction>,
+        function: &Arc<CompiledFunction>,
         base: usize,
         args_base: usize,
         closure: Option<Arc<Closure>>,
     ) {
         match self.records.get_mut(self.depth) {
             Some(record) => {
-                record.function = function;
+                // Recursion and loops run the same function at the same depth again: no
+                // reference-count traffic then.
+                if !Arc::ptr_eq(&record.function, function) {
+                    record.function = Arc::clone(function);
+                }
                 record.pc.set(0);
                 record.base = base;
                 record.compare_flag.set(CompareFlag::Equal);
@@ -107,7 +111,7 @@ impl FrameStack {
                 record.closure = closure;
             }
             None => self.records.push(ActivationRecord {
-                function,
+                function: Arc::clone(function),
                 pc: Cell::new(0),
                 base,
                 compare_flag: Cell::new(CompareFlag::Equal),

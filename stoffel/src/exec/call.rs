@@ -151,23 +151,25 @@ impl VMState {
         };
         match callable.clone() {
             Callable::Missing => Err(Error::not_found(format!("function `{name}` not found"))),
-            Callable::Vm(function) => {
-                self.enter_vm(function, Arguments::Pending(args_start), None).map(|()| Called::Entered)
-            }
+            Callable::Vm(_) => self.enter_vm(slot, Arguments::Pending(args_start), None).map(|()| Called::Entered),
             Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
             Callable::CallClosure => self.enter_closure(args_start),
             Callable::Builtin(builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
         }
     }
 
-    /// Pushes a frame for `function` whose parameters are `args`.
+    /// Pushes a frame for the VM function in `slot` whose parameters are `args`. The function
+    /// is borrowed from its slot: the frame record clones it only when it held another one.
     #[inline]
     pub(crate) fn enter_vm(
         &mut self,
-        function: Arc<CompiledFunction>,
+        slot: u32,
         args: Arguments,
         closure: Option<Arc<Closure>>,
     ) -> Result<(), Error> {
+        let Some((_, Callable::Vm(function))) = self.functions.slots.get(slot as usize) else {
+            return Err(Error::new(ErrorKind::Usage, format!("function slot {slot} holds no VM function")));
+        };
         let given = match &args {
             Arguments::Pending(start) => self.pending_args.len() - start,
             Arguments::InPlace(registers) => registers.len(),
@@ -178,7 +180,7 @@ impl VMState {
             || self.frames.len() >= self.limits.max_call_depth
             || base + count > MAX_REGISTER_STACK
         {
-            return Err(self.entry_error(&function, given));
+            return Err(self.entry_error(function, given));
         }
         match &args {
             Arguments::Pending(start) => {
@@ -241,12 +243,12 @@ impl VMState {
         }
     }
 
-    /// The VM function a closure value runs, with the closure; `None` for anything else (the
-    /// plain `call_closure` path reports why).
-    pub(crate) fn closure_callee(&self, value: &Value) -> Option<(Arc<CompiledFunction>, Arc<Closure>)> {
+    /// The slot of the VM function a closure value runs, with the closure; `None` for anything
+    /// else (the plain `call_closure` path reports why).
+    pub(crate) fn closure_callee(&self, value: &Value) -> Option<(u32, Arc<Closure>)> {
         let Value::Closure(closure) = value else { return None };
         match self.functions.get(closure.slot) {
-            Some((_, Callable::Vm(function))) => Some((Arc::clone(function), Arc::clone(closure))),
+            Some((_, Callable::Vm(_))) => Some((closure.slot, Arc::clone(closure))),
             _ => None,
         }
     }
@@ -310,8 +312,8 @@ impl VMState {
         self.pending_args.remove(args_start);
         let callable = self.functions.get(closure.slot).map(|(_, callable)| callable.clone());
         match callable {
-            Some(Callable::Vm(function)) => self
-                .enter_vm(function, Arguments::Pending(args_start), Some(closure))
+            Some(Callable::Vm(_)) => self
+                .enter_vm(closure.slot, Arguments::Pending(args_start), Some(closure))
                 .map(|()| Called::Entered),
             Some(Callable::Foreign(function)) => {
                 self.call_foreign(&function, args_start).map(Called::Returned)

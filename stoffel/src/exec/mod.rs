@@ -342,10 +342,9 @@ impl VMState {
                                     }
                                     continue;
                                 }
-                                Some(Callable::Vm(callee)) => {
-                                    let callee = Arc::clone(callee);
+                                Some(Callable::Vm(_)) => {
                                     save!(call_at);
-                                    match self.enter_vm(callee, Arguments::InPlace(args), None) {
+                                    match self.enter_vm(slot, Arguments::InPlace(args), None) {
                                         Ok(()) => continue 'frames,
                                         Err(error) => {
                                             pc = call_at + 1;
