@@ -151,8 +151,12 @@ impl VMState {
         };
         match callable.clone() {
             Callable::Missing => Err(Error::not_found(format!("function `{name}` not found"))),
-            Callable::Vm(_) => self.enter_vm(slot, Arguments::Pending(args_start), None).map(|()| Called::Entered),
-            Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
+            Callable::Vm(_) => {
+                self.enter_vm(slot, Arguments::Pending(args_start), None).map(|()| Called::Entered)
+            }
+            Callable::Foreign(function) => {
+                self.call_foreign(&function, Arguments::Pending(args_start)).map(Called::Returned)
+            }
             Callable::CallClosure => self.enter_closure(args_start),
             Callable::Builtin(builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
         }
@@ -253,8 +257,46 @@ impl VMState {
         }
     }
 
-    fn call_foreign(&mut self, function: &ForeignFunction, args_start: usize) -> Result<Value, Error> {
-        function.check_arity(self.pending_args.len() - args_start)?;
+    /// Calls a foreign function with `args`, consuming pending ones.
+    pub(crate) fn call_foreign(
+        &mut self,
+        function: &ForeignFunction,
+        args: Arguments,
+    ) -> Result<Value, Error> {
+        match args {
+            Arguments::Pending(start) => {
+                function.check_arity(self.pending_args.len() - start)?;
+                // The arguments stay where PUSHARG put them: the whole pending stack moves out
+                // (a pointer swap, no copy) and the function borrows its top; nested calls get
+                // a pooled empty stack meanwhile.
+                let nested = self.arg_buffers.pop().unwrap_or_default();
+                let pending = std::mem::replace(&mut self.pending_args, nested);
+                let result = self.run_foreign(function, &pending[start..]);
+                let mut nested = std::mem::replace(&mut self.pending_args, pending);
+                nested.clear();
+                self.arg_buffers.push(nested);
+                self.pending_args.truncate(start);
+                result
+            }
+            Arguments::InPlace(registers) => {
+                function.check_arity(registers.len())?;
+                // The function may re-enter the VM, which moves registers: it gets copies,
+                // in a pooled buffer.
+                let mut copies = self.arg_buffers.pop().unwrap_or_default();
+                for source in registers {
+                    crate::exec::push_copy(&mut copies, &self.registers[source]);
+                }
+                let result = self.run_foreign(function, &copies);
+                copies.clear();
+                self.arg_buffers.push(copies);
+                result
+            }
+        }
+    }
+
+    /// Runs a foreign function on `args`: its context, its events, panics caught, whatever a
+    /// panic skipped cleaned up.
+    fn run_foreign(&mut self, function: &ForeignFunction, args: &[Value]) -> Result<Value, Error> {
         if self.native_depth >= self.limits.max_native_depth {
             return Err(Error::new(
                 ErrorKind::CallDepth,
@@ -264,26 +306,18 @@ impl VMState {
                 ),
             ));
         }
-        self.fire_before_call(&function.name, &self.pending_args[args_start..])?;
-        // The arguments stay where PUSHARG put them: the whole pending stack moves out (a
-        // pointer swap, no copy) and the function borrows its top; nested calls get a pooled
-        // empty stack meanwhile.
-        let nested = self.arg_buffers.pop().unwrap_or_default();
-        let pending = std::mem::replace(&mut self.pending_args, nested);
+        self.fire_before_call(&function.name, args)?;
         let mark = self.mark();
         self.native_depth += 1;
         let result = call_guarded(
             &*function.code,
-            &mut ForeignFunctionContext { args: &pending[args_start..], state: self, name: &function.name },
+            &mut ForeignFunctionContext { args, state: self, name: &function.name },
         );
         self.native_depth -= 1;
         // A panic may have skipped a nested call's own clean-up: drop what it left.
         self.truncate_frames(mark.frames);
         self.registers.release(mark.registers);
-        let mut nested = std::mem::replace(&mut self.pending_args, pending);
-        nested.clear();
-        self.arg_buffers.push(nested);
-        self.pending_args.truncate(args_start);
+        self.pending_args.truncate(mark.pending_args);
         self.finish_host_call(&function.name, result)
     }
 
@@ -316,7 +350,7 @@ impl VMState {
                 .enter_vm(closure.slot, Arguments::Pending(args_start), Some(closure))
                 .map(|()| Called::Entered),
             Some(Callable::Foreign(function)) => {
-                self.call_foreign(&function, args_start).map(Called::Returned)
+                self.call_foreign(&function, Arguments::Pending(args_start)).map(Called::Returned)
             }
             _ => {
                 Err(Error::not_found(format!("closure function `{}` is not a VM function", closure.function)))

@@ -71,7 +71,7 @@ fn assign(register: &mut Value, source: &Value) {
 
 /// Pushes a copy of `source` (an argument) onto a stack.
 #[inline(always)]
-fn push_copy(stack: &mut Vec<Value>, source: &Value) {
+pub(crate) fn push_copy(stack: &mut Vec<Value>, source: &Value) {
     match source {
         Value::Int(int) => stack.push(Value::Int(*int)),
         other => stack.push(other.clone()),
@@ -351,6 +351,20 @@ impl VMState {
                                             fail!(error)
                                         }
                                     }
+                                }
+                                Some(Callable::Foreign(callee)) => {
+                                    let callee = Arc::clone(callee);
+                                    save!(call_at);
+                                    let result = self.call_foreign(&callee, Arguments::InPlace(args));
+                                    fuel = self.fuel;
+                                    pc = call_at + 1;
+                                    store(&mut self.registers[base], tri!(result));
+                                    save!(pc);
+                                    // The host may have enabled hooks.
+                                    if hooks.active() != TRACED {
+                                        return Ok(Exit::Switch);
+                                    }
+                                    continue 'frames;
                                 }
                                 Some(Callable::CallClosure) if n > 0 => {
                                     let callee = self.closure_callee(&self.registers[args.start]);
