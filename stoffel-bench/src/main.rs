@@ -6,123 +6,13 @@
 //! (`.ci/bench` installs `lua5.4` first).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use stoffel::{Value, VirtualMachine};
-
-/// One benchmark: its name, what Stoffel calls, the argument, the expected result.
-struct Case {
-    name: &'static str,
-    entry: &'static str,
-    argument: i64,
-    expected: i64,
-    rhai: &'static str,
-    rust: fn(i64) -> i64,
-}
-
-const CASES: &[Case] = &[
-    Case {
-        name: "fib",
-        entry: "fib",
-        argument: 30,
-        expected: 832_040,
-        rhai: "fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } } fib(30)",
-        rust: rust_fib,
-    },
-    Case {
-        name: "loop",
-        entry: "sum_loop",
-        argument: 100_000_000,
-        expected: 4_999_999_950_000_000,
-        rhai: "let sum = 0; for i in 0..100000000 { sum += i; } sum",
-        rust: rust_loop,
-    },
-    Case {
-        name: "closure",
-        entry: "closure_loop",
-        argument: 1_000_000,
-        expected: 1_000_000,
-        rhai: "let count = 0; let counter = || { count += 1; count }; let r = 0; \
-               for i in 0..1000000 { r = counter.call(); } r",
-        rust: rust_closure,
-    },
-    Case {
-        name: "array",
-        entry: "array_sum",
-        argument: 1_000_000,
-        expected: 499_999_500_000,
-        rhai: "let a = []; for i in 0..1000000 { a.push(i); } let s = 0; \
-               for i in 0..a.len() { s += a[i]; } s",
-        rust: rust_array,
-    },
-    Case {
-        name: "foreign",
-        entry: "foreign_loop",
-        argument: 10_000_000,
-        expected: 49_999_995_000_000,
-        rhai: "let t = 0; for i in 0..10000000 { t = add(t, i); } t",
-        rust: rust_foreign,
-    },
-];
-
-fn rust_fib(n: i64) -> i64 {
-    if n < 2 {
-        n
-    } else {
-        rust_fib(black_box(n - 1)) + rust_fib(black_box(n - 2))
-    }
-}
-
-fn rust_loop(n: i64) -> i64 {
-    (0..n).fold(0, |sum, i| black_box(sum + i))
-}
-
-fn rust_closure(n: i64) -> i64 {
-    let mut count = 0;
-    let mut counter = || {
-        count += 1;
-        count
-    };
-    let mut last = 0;
-    for _ in 0..n {
-        last = black_box(counter());
-    }
-    last
-}
-
-fn rust_array(n: i64) -> i64 {
-    let mut values = Vec::new();
-    for i in 0..n {
-        values.push(black_box(i));
-    }
-    (0..values.len()).map(|i| values[black_box(i)]).sum()
-}
-
-#[inline(never)]
-fn add(a: i64, b: i64) -> i64 {
-    a + b
-}
-
-fn rust_foreign(n: i64) -> i64 {
-    (0..n).fold(0, |total, i| black_box(add(total, i)))
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A VM with the benchmark programs and the host's `add` loaded.
-fn stoffel_vm(name: &str) -> VirtualMachine {
-    let path = root().join("benches/programs").join(format!("{name}.stf"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let program = stoffel::asm::assemble(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let vm = VirtualMachine::new();
-    vm.load(program).expect("benchmark program loads");
-    vm.register_fn("add", |a: i64, b: i64| a + b);
-    vm
-}
+use stoffel::Value;
+use stoffel_bench::{
+    rhai_engine, rhai_startup, root, startup_program, stoffel_startup, stoffel_vm, Case, CASES,
+};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -143,9 +33,10 @@ fn time_runs(runs: usize, mut run: impl FnMut()) -> Duration {
 
 fn stoffel_time(case: &Case, runs: usize) -> Duration {
     let vm = stoffel_vm(case.name);
+    let expected = Value::Int(case.expected(case.argument));
     time_runs(runs, || {
         let result = vm.call(case.entry, &[Value::Int(case.argument)]).expect("runs");
-        assert_eq!(result, Value::Int(case.expected), "stoffel {}", case.name);
+        assert_eq!(result, expected, "stoffel {}", case.name);
     })
 }
 
@@ -159,29 +50,27 @@ fn lua_time(case: &Case, runs: usize) -> Option<Duration> {
 }
 
 fn rhai_time(case: &Case, runs: usize) -> Duration {
-    let mut engine = rhai::Engine::new();
-    engine.set_max_call_levels(100);
-    engine.register_fn("add", |a: i64, b: i64| a + b);
-    let ast = engine.compile(case.rhai).expect("rhai script compiles");
+    let engine = rhai_engine();
+    let ast = engine.compile(case.rhai_script(case.argument)).expect("rhai script compiles");
+    let expected = case.expected(case.argument);
     time_runs(runs, || {
         let result: i64 = engine.eval_ast(&ast).expect("rhai runs");
-        assert_eq!(result, case.expected, "rhai {}", case.name);
+        assert_eq!(result, expected, "rhai {}", case.name);
     })
 }
 
 fn rust_time(case: &Case, runs: usize) -> Duration {
-    time_runs(runs, || assert_eq!((case.rust)(black_box(case.argument)), case.expected))
+    let expected = case.expected(case.argument);
+    time_runs(runs, || assert_eq!((case.rust)(black_box(case.argument)), expected))
 }
 
 /// Per-VM cost of: new VM, load one function, call it, drop the VM (10,000 times).
 fn startup_stoffel() -> Duration {
     const VMS: u32 = 10_000;
-    let program = stoffel::asm::assemble("fn inc(x) { LDI r1, 1\n ADD r0, r0, r1\n RET r0 }").unwrap();
+    let program = startup_program();
     let start = Instant::now();
     for i in 0..VMS {
-        let vm = VirtualMachine::new();
-        vm.load(program.clone()).unwrap();
-        assert_eq!(vm.call("inc", &[Value::Int(i.into())]).unwrap(), Value::Int(i64::from(i) + 1));
+        assert_eq!(stoffel_startup(&program, i.into()), Value::Int(i64::from(i) + 1));
     }
     start.elapsed() / VMS
 }
@@ -190,10 +79,7 @@ fn startup_rhai() -> Duration {
     const ENGINES: u32 = 10_000;
     let start = Instant::now();
     for i in 0..ENGINES {
-        let engine = rhai::Engine::new();
-        let ast = engine.compile("fn inc(x) { x + 1 }").unwrap();
-        let result: i64 = engine.call_fn(&mut rhai::Scope::new(), &ast, "inc", (i64::from(i),)).unwrap();
-        assert_eq!(result, i64::from(i) + 1);
+        assert_eq!(rhai_startup(i.into()), i64::from(i) + 1);
     }
     start.elapsed() / ENGINES
 }
@@ -214,7 +100,7 @@ fn main() {
     // Child mode for the memory measurement: run one case once and exit.
     if let [_, flag, name] = args.as_slice() {
         if flag == "--child" {
-            let case = CASES.iter().find(|case| case.name == name).expect("known case");
+            let case = stoffel_bench::case(name).expect("known case");
             stoffel_time(case, 1);
             return;
         }

@@ -5,12 +5,12 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use crate::value::{lock, Value};
+use crate::value::{lock, Str, Value};
 
 /// A captured variable: a named, shared, mutable cell.
 #[derive(Clone)]
 pub struct Upvalue {
-    pub(crate) name: String,
+    pub(crate) name: Str,
     pub(crate) cell: Arc<Mutex<Value>>,
 }
 
@@ -21,11 +21,13 @@ impl Upvalue {
     }
 
     /// The cell's current value.
+    #[inline]
     pub fn get(&self) -> Value {
         lock(&self.cell).clone()
     }
 
     /// Writes the cell and returns the old value.
+    #[inline]
     pub fn set(&self, value: Value) -> Value {
         std::mem::replace(&mut *lock(&self.cell), value)
     }
@@ -52,7 +54,13 @@ impl Closure {
 
     /// The upvalue named `name`.
     pub fn upvalue(&self, name: &str) -> Option<&Upvalue> {
-        self.upvalues.iter().find(|upvalue| upvalue.name == name)
+        self.upvalues.iter().find(|upvalue| upvalue.name.as_str() == name)
+    }
+
+    /// The upvalue named `name`, found by pointer first (interned names: no byte comparison).
+    #[inline]
+    pub(crate) fn upvalue_named(&self, name: &Str) -> Option<&Upvalue> {
+        self.upvalues.iter().find(|upvalue| upvalue.name.is(name)).or_else(|| self.upvalue(name))
     }
 }
 

@@ -104,6 +104,9 @@ pub struct VMState {
     pub(crate) metered: bool,
     pub(crate) interrupt: Arc<AtomicBool>,
     pub(crate) native_depth: usize,
+    /// String constants of loaded functions, one allocation per distinct text: names passed to
+    /// builtins then compare by pointer.
+    pub(crate) strings: std::collections::HashSet<crate::value::Str>,
 }
 
 impl VMState {
@@ -124,6 +127,7 @@ impl VMState {
             metered: false,
             interrupt,
             native_depth: 0,
+            strings: std::collections::HashSet::new(),
         }
     }
 

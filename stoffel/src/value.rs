@@ -227,6 +227,19 @@ impl Str {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether both are the same allocation (then equal without comparing bytes): string
+    /// constants are interned per VM, so names passed to builtins usually are.
+    #[inline]
+    pub(crate) fn is(&self, other: &Str) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
 impl std::ops::Deref for Str {

@@ -379,7 +379,7 @@ impl VMState {
     pub(crate) fn register_function(&mut self, function: crate::VMFunction) -> Result<(), Error> {
         function.validate()?;
         let name = function.name.clone();
-        let compiled = crate::exec::resolve::compile(function, &mut self.functions);
+        let compiled = crate::exec::resolve::compile(function, &mut self.functions, &mut self.strings);
         self.functions.define(&name, Callable::Vm(Arc::new(compiled)));
         Ok(())
     }

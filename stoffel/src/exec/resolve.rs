@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::function::VMFunction;
 use crate::instruction::Instruction;
 use crate::state::FunctionTable;
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 /// One resolved instruction; 8 bytes, `Copy`, no heap data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +150,11 @@ pub(crate) struct CompiledFunction {
 
 /// Lowers a function that passed [`VMFunction::validate`]; `CALL` names are resolved to slots
 /// in `functions`, creating empty slots for names not registered yet.
-pub(crate) fn compile(def: VMFunction, functions: &mut FunctionTable) -> CompiledFunction {
+pub(crate) fn compile(
+    def: VMFunction,
+    functions: &mut FunctionTable,
+    strings: &mut HashSet<Str>,
+) -> CompiledFunction {
     let mut constants = Vec::new();
     // Validation proved registers < 65,536 and every label defined and in range.
     let reg = |r: &usize| *r as u16;
@@ -161,7 +165,10 @@ pub(crate) fn compile(def: VMFunction, functions: &mut FunctionTable) -> Compile
         .map(|instruction| match instruction {
             Instruction::LD(d, k) => Op::Ld { d: reg(d), k: *k },
             Instruction::LDI(d, value) => {
-                constants.push(value.clone());
+                constants.push(match value {
+                    Value::String(text) => Value::String(intern(strings, text)),
+                    other => other.clone(),
+                });
                 Op::Ldi { d: reg(d), c: (constants.len() - 1) as u32 }
             }
             Instruction::MOV(d, a) => Op::Mov { d: reg(d), a: reg(a) },
@@ -192,6 +199,17 @@ pub(crate) fn compile(def: VMFunction, functions: &mut FunctionTable) -> Compile
     fuse_compare_and_jump(&mut code, &targets);
     fuse_calls(&mut code, &targets);
     CompiledFunction { def, code, constants: constants.into_boxed_slice() }
+}
+
+/// The VM's one copy of `text`.
+fn intern(strings: &mut HashSet<Str>, text: &Str) -> Str {
+    match strings.get(text.as_str()) {
+        Some(interned) => interned.clone(),
+        None => {
+            strings.insert(text.clone());
+            text.clone()
+        }
+    }
 }
 
 /// Fuses `CMP` + conditional jump pairs whose jump is not itself a jump target (control must
@@ -256,7 +274,7 @@ mod tests {
         let labels: HashMap<String, usize> = labels.iter().map(|(n, i)| (n.to_string(), *i)).collect();
         let def = VMFunction::new("f", vec![], vec![], None, 2, instructions, labels);
         def.validate().unwrap();
-        compile(def, &mut FunctionTable::default()).code
+        compile(def, &mut FunctionTable::default(), &mut HashSet::new()).code
     }
 
     #[test]
