@@ -331,7 +331,11 @@ impl VMState {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
                                     pc = call_at + 1;
-                                    tri!(check_arity(builtin.name, builtin.min, builtin.max, args.len()));
+                                    if !builtin.accepts(args.len()) {
+                                        fail!(check_arity(builtin.name, builtin.min, builtin.max, args.len())
+                                            .err()
+                                            .unwrap_or_else(|| Error::arity("wrong argument count")));
+                                    }
                                     let result = (builtin.code)(self, &self.registers[args]);
                                     match result {
                                         Ok(value) => store(&mut reg!(0), value),

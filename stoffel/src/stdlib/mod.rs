@@ -27,6 +27,14 @@ pub(crate) struct Builtin {
     pub(crate) code: DirectFn,
 }
 
+impl Builtin {
+    /// Whether `count` arguments are accepted (the check inline; the message is built apart).
+    #[inline(always)]
+    pub(crate) fn accepts(&self, count: usize) -> bool {
+        count >= self.min && self.max.is_none_or(|max| count <= max)
+    }
+}
+
 static DIRECT: &[Builtin] = &[
     Builtin { name: "type", min: 1, max: Some(1), code: io::type_of },
     Builtin { name: "error", min: 1, max: Some(1), code: io::raise },
