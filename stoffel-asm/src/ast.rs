@@ -83,6 +83,8 @@ pub enum Operand<S, H> {
     Func(String, S),
     /// `{path}` in `bytecode!`: a Rust function item (a `#[foreign_fn]`), for a `Func` field.
     HostFunc(H, S),
+    /// An upvalue name (identifier or string), for an `Upvalue` field.
+    Upvalue(String, S),
 }
 
 /// A literal immediate value.
@@ -129,7 +131,8 @@ impl<S, H> Operand<S, H> {
             | Operand::HostImm(_, span)
             | Operand::Label(_, span)
             | Operand::Func(_, span)
-            | Operand::HostFunc(_, span) => span,
+            | Operand::HostFunc(_, span)
+            | Operand::Upvalue(_, span) => span,
         }
     }
 
@@ -150,6 +153,7 @@ impl<S, H> Operand<S, H> {
             Operand::Label(name, span) => Operand::Label(name, convert(span)),
             Operand::Func(name, span) => Operand::Func(name, convert(span)),
             Operand::HostFunc(host, span) => Operand::HostFunc(host, convert(span)),
+            Operand::Upvalue(name, span) => Operand::Upvalue(name, convert(span)),
         }
     }
 }

@@ -184,6 +184,21 @@ impl<S: Clone + Debug> Checker<S> {
                     Operand::Func(callee, span) if callee.is_empty() => {
                         self.error(span, "a function name cannot be empty")
                     }
+                    Operand::Upvalue(upvalue, span)
+                        if !function.captures.iter().any(|capture| capture.text == *upvalue) =>
+                    {
+                        let mut diagnostic = Diagnostic::new(
+                            span.clone(),
+                            format!("`{upvalue}` is not an upvalue of `{name}`"),
+                        );
+                        diagnostic = match closest(upvalue, function.captures.iter().map(|c| c.text.as_str())) {
+                            Some(similar) => diagnostic.with_help(format!("did you mean `{similar}`?")),
+                            None => diagnostic.with_help(format!(
+                                "declare it in the header: `fn {name}(...) captures({upvalue})`"
+                            )),
+                        };
+                        self.diagnostics.push(diagnostic);
+                    }
                     Operand::Label(label, span) if !labels.contains_key(label.as_str()) => {
                         let mut diagnostic =
                             Diagnostic::new(span.clone(), format!("undefined label `{label}` in `{name}`"));

@@ -163,7 +163,7 @@ impl<S, H: fmt::Display> fmt::Display for Operand<S, H> {
             Operand::Imm(literal, _) => write!(f, "{literal}"),
             Operand::HostImm(host, _) | Operand::HostFunc(host, _) => write!(f, "{{{host}}}"),
             Operand::Label(name, _) => f.write_str(name),
-            Operand::Func(name, _) => f.write_str(&fmt_name(name)),
+            Operand::Func(name, _) | Operand::Upvalue(name, _) => f.write_str(&fmt_name(name)),
         }
     }
 }

@@ -14,6 +14,7 @@
 /// | `Imm`   | `42`, `"s"`, `()` | an immediate value                                        |
 /// | `Label` | `name`            | a label of the same function                              |
 /// | `Func`  | `name`, `"name"`  | a function name (VM, foreign or builtin)                  |
+/// | `Upvalue` | `name`, `"name"` | an upvalue the function declares in `captures(...)`     |
 ///
 /// Add an instruction here and nowhere else; the compiler then points at every `match` that
 /// must learn it.
@@ -44,6 +45,8 @@ macro_rules! for_each_instruction {
             PUSHARG(a: Src) "push rA onto the frame's pending-argument stack";
             CALL(f: Func) "call a function with the pending arguments; the result goes to r0";
             RET(a: Src) "return rA to the caller";
+            GETUPVAL(d: Dst, u: Upvalue) "extension: load the running closure's upvalue into rD (`get_upvalue` as one instruction)";
+            SETUPVAL(u: Upvalue, a: Src) "extension: store rA into the running closure's upvalue (`set_upvalue` as one instruction)";
         }
     };
 }
@@ -63,6 +66,8 @@ pub enum OperandKind {
     Label,
     /// A function name.
     Func,
+    /// The name of an upvalue the function declares (`captures(...)`).
+    Upvalue,
 }
 
 impl OperandKind {
@@ -74,6 +79,7 @@ impl OperandKind {
             OperandKind::Imm => "imm".to_string(),
             OperandKind::Label => "label".to_string(),
             OperandKind::Func => "name".to_string(),
+            OperandKind::Upvalue => "upvalue".to_string(),
         }
     }
 

@@ -786,6 +786,7 @@ impl<S: Clone + Debug> Parser<S> {
                         OperandKind::Imm => "an immediate".to_string(),
                         OperandKind::Label => "a label".to_string(),
                         OperandKind::Func => "a function name".to_string(),
+                        OperandKind::Upvalue => "an upvalue name".to_string(),
                     };
                     let mut diagnostic = Diagnostic::new(
                         raw.span().clone(),
@@ -843,6 +844,9 @@ fn convert_operand<S, H>(
             Operand::Func(name, span)
         }
         (OperandKind::Func, RawOperand::Host(host, span)) => Operand::HostFunc(host, span),
+        (OperandKind::Upvalue, RawOperand::Ident(name, span) | RawOperand::Str(name, span)) => {
+            Operand::Upvalue(name, span)
+        }
         (_, raw) => return Err(raw),
     })
 }

@@ -70,6 +70,16 @@ pub const CASES: &[Case] = &[
         rust: rust_closure,
     },
     Case {
+        name: "closure_upval",
+        entry: "closure_loop",
+        argument: 1_000_000,
+        quick: 100_000,
+        expected: identity,
+        rhai: "let count = 0; let counter = || { count += 1; count }; let r = 0; \
+               for i in 0..{n} { r = counter.call(); } r",
+        rust: rust_closure,
+    },
+    Case {
         name: "array",
         entry: "array_sum",
         argument: 1_000_000,

@@ -234,6 +234,12 @@ macro_rules! lower_operand {
             _ => None,
         }
     };
+    (Upvalue, $operand:expr) => {
+        match $operand {
+            Operand::Upvalue(name, _) => Some(name.clone()),
+            _ => None,
+        }
+    };
 }
 
 /// `lower_instruction`, derived from the instruction table: each row's variant from its

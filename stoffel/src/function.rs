@@ -136,6 +136,13 @@ impl VMFunction {
                 Instruction::CALL(name) if name.is_empty() => {
                     return fail(format!("instruction {index}: CALL needs a function name"));
                 }
+                Instruction::GETUPVAL(_, name) | Instruction::SETUPVAL(name, _)
+                    if !self.upvalues.contains(name) =>
+                {
+                    return fail(format!(
+                        "instruction {index} `{instruction}` names `{name}`, which is not a declared upvalue"
+                    ));
+                }
                 _ => {}
             }
         }

@@ -25,6 +25,9 @@ macro_rules! write_operand {
     ($f:ident, Func, $v:expr) => {
         $f.write_str(&stoffel_asm::disasm::fmt_name($v))
     };
+    ($f:ident, Upvalue, $v:expr) => {
+        $f.write_str(&stoffel_asm::disasm::fmt_name($v))
+    };
 }
 
 /// The Rust type of an operand kind (fixed by the design contract).
@@ -45,6 +48,9 @@ macro_rules! operand_type {
         String
     };
     (Func) => {
+        String
+    };
+    (Upvalue) => {
         String
     };
 }

@@ -191,7 +191,7 @@ fn lower_instruction(
             Operand::Stack(offset, _) => signed(i64::from(*offset), "i32"),
             Operand::Imm(literal, _) => immediate(literal),
             Operand::HostImm(host, span) => host_value(host, *span),
-            Operand::Label(label, _) | Operand::Func(label, _) => string(label),
+            Operand::Label(label, _) | Operand::Func(label, _) | Operand::Upvalue(label, _) => string(label),
             Operand::HostFunc(host, span) => foreign.call(host, *span, pending_args, diagnostics)?,
         });
     }

@@ -332,9 +332,14 @@ impl VMState {
                                     // place; this frame stays borrowed, so no reload.
                                     pc = call_at + 1;
                                     if !builtin.accepts(args.len()) {
-                                        fail!(check_arity(builtin.name, builtin.min, builtin.max, args.len())
-                                            .err()
-                                            .unwrap_or_else(|| Error::arity("wrong argument count")));
+                                        fail!(check_arity(
+                                            builtin.name,
+                                            builtin.min,
+                                            builtin.max,
+                                            args.len()
+                                        )
+                                        .err()
+                                        .unwrap_or_else(|| Error::arity("wrong argument count")));
                                     }
                                     let result = (builtin.code)(self, &self.registers[args]);
                                     match result {
@@ -419,6 +424,19 @@ impl VMState {
                                 fail!(error)
                             }
                         }
+                    }
+                    Op::GetUpval { d, c } => {
+                        let Value::String(name) = &function.constants[c as usize] else {
+                            fail!(Error::new(ErrorKind::Usage, "GETUPVAL without a name"));
+                        };
+                        let value = tri!(crate::stdlib::read_upvalue(self, "GETUPVAL", name));
+                        store(&mut reg!(d), value);
+                    }
+                    Op::SetUpval { a, c } => {
+                        let Value::String(name) = &function.constants[c as usize] else {
+                            fail!(Error::new(ErrorKind::Usage, "SETUPVAL without a name"));
+                        };
+                        tri!(crate::stdlib::write_upvalue(self, "SETUPVAL", name, &reg!(a)));
                     }
                     Op::Ret { a } => {
                         // An int stays behind in the register (released below, nothing to drop).

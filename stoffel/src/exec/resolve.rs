@@ -134,6 +134,16 @@ pub(crate) enum Op {
     Call {
         slot: u32,
     },
+    /// `GETUPVAL d, name`: the name is the string constant `c` (interned: found by pointer).
+    GetUpval {
+        d: u16,
+        c: u32,
+    },
+    /// `SETUPVAL name, a`: the name is the string constant `c`.
+    SetUpval {
+        a: u16,
+        c: u32,
+    },
     Ret {
         a: u16,
     },
@@ -192,6 +202,14 @@ pub(crate) fn compile(
             Instruction::PUSHARG(a) => Op::PushArg { a: reg(a) },
             Instruction::CALL(name) => Op::Call { slot: functions.slot(name) },
             Instruction::RET(a) => Op::Ret { a: reg(a) },
+            Instruction::GETUPVAL(d, name) => {
+                constants.push(Value::String(intern(strings, &Str::from(name.as_str()))));
+                Op::GetUpval { d: reg(d), c: (constants.len() - 1) as u32 }
+            }
+            Instruction::SETUPVAL(name, a) => {
+                constants.push(Value::String(intern(strings, &Str::from(name.as_str()))));
+                Op::SetUpval { a: reg(a), c: (constants.len() - 1) as u32 }
+            }
         })
         .collect();
     let mut code: Box<[Op]> = code;

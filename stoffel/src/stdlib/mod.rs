@@ -8,6 +8,8 @@
 //! replace any of them by registering the name.
 
 mod closures;
+
+pub(crate) use closures::{read_upvalue, write_upvalue};
 mod collections;
 mod io;
 
