@@ -303,3 +303,45 @@ fn jmp_loops() {
     ]);
     assert_eq!(result.unwrap(), int(4950));
 }
+
+/// `LDI` of a small int followed by the instruction that uses it runs fused in the plain loop;
+/// its errors (overflow, a type mismatch) and its compare flag are those of the plain pair.
+#[test]
+fn fused_small_constants_keep_the_plain_semantics() {
+    // i64::MIN - 1 overflows in the SUB (instruction 2), not in the LDI.
+    let error = error_of(run(body![LDI(0, int(i64::MIN)), LDI(1, int(1)), SUB(2, 0, 1), RET(2)]));
+    assert_eq!(error.kind(), ErrorKind::Arithmetic);
+    assert_eq!(error.location().and_then(|frame| frame.instruction), Some(2));
+    // A string plus a constant: the ADD's type error, and the constant was still loaded.
+    let error = error_of(run(body![LDI(0, Value::from("s")), LDI(1, int(1)), ADD(2, 0, 1), RET(2)]));
+    assert_eq!(error.kind(), ErrorKind::Type);
+    assert_eq!(error.location().and_then(|frame| frame.instruction), Some(2));
+    assert_eq!(run(body![LDI(0, int(40)), LDI(1, int(2)), ADD(2, 0, 1), RET(2)]).unwrap(), int(42));
+    assert_eq!(run(body![LDI(0, int(40)), LDI(1, int(2)), ADD(2, 0, 1), RET(1)]).unwrap(), int(2));
+    // Compare against a constant, then a second jump on the same flag.
+    let body = body![
+        LDI(0, int(5)),
+        LDI(1, int(7)),
+        CMP(0, 1),
+        JMPGT("wrong".into()),
+        JMPLT("less".into()),
+        RET(1),
+        label("less"),
+        LDI(2, Value::from("less")),
+        RET(2),
+        label("wrong"),
+        RET(0),
+    ];
+    assert_eq!(run(body).unwrap(), Value::from("less"));
+    // A float against an int constant takes the plain path and compares exactly.
+    let body = body![
+        LDI(0, Value::Float(2.5)),
+        LDI(1, int(2)),
+        CMP(0, 1),
+        JMPGT("gt".into()),
+        RET(1),
+        label("gt"),
+        RET(0)
+    ];
+    assert_eq!(run(body).unwrap(), Value::Float(2.5));
+}

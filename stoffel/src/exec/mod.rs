@@ -210,6 +210,39 @@ impl VMState {
                     }
                 }};
             }
+            // `LDI k, imm` fused with the arithmetic after it: the load always happens (it is
+            // all traced and metered runs do here); the fast path then does the next
+            // instruction's work and skips it, anything else leaves it to run normally.
+            macro_rules! step_with_constant {
+                ($imm:expr, $d:expr, $a:expr, $k:expr, $checked:ident) => {{
+                    let imm = i64::from($imm);
+                    set_int(&mut reg!($k), imm);
+                    if !TRACED && !METERED {
+                        if let Value::Int(x) = reg!($a) {
+                            if let Some(result) = x.$checked(imm) {
+                                set_int(&mut reg!($d), result);
+                                pc += 1;
+                            }
+                        }
+                    }
+                }};
+            }
+            // `LDI k, imm` fused with the compare-and-jump after it (and its plain jump).
+            macro_rules! compare_with_constant {
+                ($imm:expr, $a:expr, $k:expr, $t:expr, $taken:expr) => {{
+                    let imm = i64::from($imm);
+                    set_int(&mut reg!($k), imm);
+                    if !TRACED && !METERED {
+                        if let Value::Int(x) = reg!($a) {
+                            flag = CompareFlag::from_ordering(Some(x.cmp(&imm)));
+                            pc += 2;
+                            if $taken(flag) {
+                                jump!($t)
+                            }
+                        }
+                    }
+                }};
+            }
             macro_rules! jump {
                 ($t:expr) => {{
                     let target = $t as usize;
@@ -274,6 +307,20 @@ impl VMState {
                     }
                     Op::Add { d, a, b } => binary_int!(arith::add, checked_add, d, a, b),
                     Op::Sub { d, a, b } => binary_int!(arith::sub, checked_sub, d, a, b),
+                    Op::AddImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_add),
+                    Op::SubImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_sub),
+                    Op::CmpImmJmpEq { imm, a, k, t } => {
+                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Equal)
+                    }
+                    Op::CmpImmJmpNeq { imm, a, k, t } => {
+                        compare_with_constant!(imm, a, k, t, |f| f != CompareFlag::Equal)
+                    }
+                    Op::CmpImmJmpLt { imm, a, k, t } => {
+                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Less)
+                    }
+                    Op::CmpImmJmpGt { imm, a, k, t } => {
+                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Greater)
+                    }
                     Op::Mul { d, a, b } => binary_int!(arith::mul, checked_mul, d, a, b),
                     Op::Div { d, a, b } => binary!(arith::div, d, a, b),
                     Op::Mod { d, a, b } => binary!(arith::rem, d, a, b),

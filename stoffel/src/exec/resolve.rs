@@ -119,6 +119,48 @@ pub(crate) enum Op {
         b: u16,
         t: u16,
     },
+    /// Superinstruction: `LDI k, imm` (a small int) and the `ADD d, a, k` after it, in one
+    /// dispatch. Traced and metered runs (and a non-int `a`, or overflow) execute it as the plain
+    /// `LDI` and go on to the `ADD`.
+    AddImm {
+        imm: i8,
+        d: u16,
+        a: u16,
+        k: u16,
+    },
+    /// `LDI k, imm` + `SUB d, a, k`, as [`Op::AddImm`].
+    SubImm {
+        imm: i8,
+        d: u16,
+        a: u16,
+        k: u16,
+    },
+    /// `LDI k, imm` + a fused `CMP a, k` + jump to `t` (the condition is in the variant), as
+    /// [`Op::AddImm`]: the jump of a loop or an `if` against a small constant.
+    CmpImmJmpEq {
+        imm: i8,
+        a: u16,
+        k: u16,
+        t: u16,
+    },
+    CmpImmJmpNeq {
+        imm: i8,
+        a: u16,
+        k: u16,
+        t: u16,
+    },
+    CmpImmJmpLt {
+        imm: i8,
+        a: u16,
+        k: u16,
+        t: u16,
+    },
+    CmpImmJmpGt {
+        imm: i8,
+        a: u16,
+        k: u16,
+        t: u16,
+    },
     PushArg {
         a: u16,
     },
@@ -215,6 +257,7 @@ pub(crate) fn compile(
     let mut code: Box<[Op]> = code;
     let targets: HashSet<usize> = def.labels.values().copied().collect();
     fuse_compare_and_jump(&mut code, &targets);
+    fuse_small_constants(&mut code, &constants, &targets);
     fuse_calls(&mut code, &targets);
     CompiledFunction { def, code, constants: constants.into_boxed_slice() }
 }
@@ -248,6 +291,30 @@ fn fuse_compare_and_jump(code: &mut [Op], targets: &HashSet<usize>) {
         if let Some(fused) = fused {
             code[index] = fused;
         }
+    }
+}
+
+/// Fuses an `LDI` of a small int with the `ADD`/`SUB` or fused compare-and-jump right after it
+/// that reads the loaded register as its second operand (and not as its first), when that
+/// instruction is not a jump target.
+fn fuse_small_constants(code: &mut [Op], constants: &[Value], targets: &HashSet<usize>) {
+    for index in 0..code.len().saturating_sub(1) {
+        let Op::Ldi { d: k, c } = code[index] else { continue };
+        let Some(&Value::Int(value)) = constants.get(c as usize) else { continue };
+        let Ok(imm) = i8::try_from(value) else { continue };
+        if targets.contains(&(index + 1)) {
+            continue;
+        }
+        let fused = match code[index + 1] {
+            Op::Add { d, a, b } if b == k && a != k => Op::AddImm { imm, d, a, k },
+            Op::Sub { d, a, b } if b == k && a != k => Op::SubImm { imm, d, a, k },
+            Op::CmpJmpEq { a, b, t } if b == k && a != k => Op::CmpImmJmpEq { imm, a, k, t },
+            Op::CmpJmpNeq { a, b, t } if b == k && a != k => Op::CmpImmJmpNeq { imm, a, k, t },
+            Op::CmpJmpLt { a, b, t } if b == k && a != k => Op::CmpImmJmpLt { imm, a, k, t },
+            Op::CmpJmpGt { a, b, t } if b == k && a != k => Op::CmpImmJmpGt { imm, a, k, t },
+            _ => continue,
+        };
+        code[index] = fused;
     }
 }
 
@@ -312,5 +379,53 @@ mod tests {
             &[("here", 1)],
         );
         assert_eq!(code[0], Op::Cmp { a: 0, b: 1 });
+    }
+
+    #[test]
+    fn small_constants_fuse_with_the_instruction_that_reads_them_second() {
+        let code = compiled(
+            vec![
+                Instruction::LDI(1, Value::Int(2)),
+                Instruction::CMP(0, 1),
+                Instruction::JMPLT("end".into()),
+                Instruction::LDI(1, Value::Int(-1)),
+                Instruction::SUB(0, 0, 1),
+                Instruction::LDI(1, Value::Int(3)),
+                Instruction::ADD(0, 0, 1),
+                Instruction::RET(0),
+            ],
+            &[("end", 7)],
+        );
+        assert_eq!(code[0], Op::CmpImmJmpLt { imm: 2, a: 0, k: 1, t: 7 });
+        assert_eq!(code[1], Op::CmpJmpLt { a: 0, b: 1, t: 7 });
+        assert_eq!(code[3], Op::SubImm { imm: -1, d: 0, a: 0, k: 1 });
+        assert_eq!(code[4], Op::Sub { d: 0, a: 0, b: 1 });
+        assert_eq!(code[5], Op::AddImm { imm: 3, d: 0, a: 0, k: 1 });
+    }
+
+    #[test]
+    fn constants_that_do_not_fit_or_registers_read_first_are_not_fused() {
+        let code = compiled(
+            vec![
+                Instruction::LDI(1, Value::Int(1000)),
+                Instruction::ADD(0, 0, 1),
+                Instruction::LDI(1, Value::Int(1)),
+                Instruction::SUB(0, 1, 0),
+                Instruction::LDI(1, Value::Int(1)),
+                Instruction::ADD(1, 1, 1),
+                Instruction::LDI(1, Value::Float(1.0)),
+                Instruction::ADD(0, 0, 1),
+                Instruction::LDI(1, Value::Int(1)),
+                Instruction::ADD(0, 0, 1),
+                Instruction::RET(0),
+            ],
+            &[("target", 9)],
+        );
+        for (index, op) in code.iter().enumerate() {
+            assert!(
+                !matches!(op, Op::AddImm { .. } | Op::SubImm { .. }),
+                "instruction {index} was fused: {op:?}"
+            );
+        }
     }
 }
