@@ -38,6 +38,10 @@ impl Case {
     }
 }
 
+/// The closure case in Rhai (both Stoffel versions, builtins and `GETUPVAL`/`SETUPVAL`, run it).
+const CLOSURE_RHAI: &str = "let count = 0; let counter = || { count += 1; count }; let r = 0; \
+                            for i in 0..{n} { r = counter.call(); } r";
+
 /// The cases of DESIGN section 8 (startup, which has no size, is [`stoffel_startup`] and
 /// [`rhai_startup`]).
 pub const CASES: &[Case] = &[
@@ -65,8 +69,7 @@ pub const CASES: &[Case] = &[
         argument: 1_000_000,
         quick: 100_000,
         expected: identity,
-        rhai: "let count = 0; let counter = || { count += 1; count }; let r = 0; \
-               for i in 0..{n} { r = counter.call(); } r",
+        rhai: CLOSURE_RHAI,
         rust: rust_closure,
     },
     Case {
@@ -75,8 +78,7 @@ pub const CASES: &[Case] = &[
         argument: 1_000_000,
         quick: 100_000,
         expected: identity,
-        rhai: "let count = 0; let counter = || { count += 1; count }; let r = 0; \
-               for i in 0..{n} { r = counter.call(); } r",
+        rhai: CLOSURE_RHAI,
         rust: rust_closure,
     },
     Case {
