@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use stoffel::asm::{assemble, assemble_diagnostics, LineCol};
-use stoffel::{ErrorKind, OutputBuffer, Program, Value, VirtualMachine};
+use stoffel::{ErrorKind, Instruction, OutputBuffer, Program, Value, VirtualMachine};
 
 /// Every diagnostic of `text`, rendered `line:col: message` (help and note on their own lines).
 fn errors(text: &str) -> Vec<String> {
@@ -204,7 +204,22 @@ const ROUND_TRIP: &[&str] = &[
      fn \"fn\"() {\n    RET r0\n}\n",
     // Whitespace-insensitive, `;`-separated, comments.
     "fn a() { LDI r0, 1; /* block */ RET r0 } fn b(x) { CMP r0, r0 JMPEQ l l: RET r0 } // end",
+    // The upvalue instructions, with names that print as identifiers and names that need quotes.
+    UPVALUES,
 ];
+
+/// GETUPVAL / SETUPVAL with identifier and string names (`"r1"`, `"fn"`, `"odd name"` and
+/// `""` must print quoted; `"plain"` prints bare). `bump(by)` adds `by` to `count`; with `by`
+/// 0 it goes on to the other upvalues.
+const UPVALUES: &str =
+    "fn make(count) {\n    LDI r1, \"bump\"\n    LDI r2, \"count\"\n    PUSHARG r1\n    PUSHARG r2\n\
+     \x20   CALL create_closure\n    RET r0\n}\n\
+     fn bump(by) captures(count, \"odd name\", \"r1\", \"fn\", \"\", \"plain\") {\n\
+     \x20   GETUPVAL r1, count\n    ADD r1, r1, r0\n    SETUPVAL \"count\", r1\n\
+     \x20   LDI r2, 0\n    CMP r0, r2\n    JMPNEQ done\n\
+     \x20   GETUPVAL r2, \"odd name\"\n    SETUPVAL \"r1\", r2\n    SETUPVAL \"fn\", r2\n\
+     \x20   GETUPVAL r3, \"\"\n    SETUPVAL \"plain\", r3\n\
+     done:\n    RET r1\n}\n";
 
 #[test]
 fn printed_programs_assemble_back_to_equal_programs() {
@@ -221,6 +236,184 @@ fn printed_programs_assemble_back_to_equal_programs() {
     // Labels at one index, every name kind, register counts: exactly as assembled.
     let odd = program.function("odd name").unwrap();
     assert_eq!((odd.labels["start"], odd.labels["again"], odd.register_count), (0, 0, 16));
+}
+
+#[test]
+fn getupval_and_setupval_assemble_print_and_run() {
+    let program = assemble(UPVALUES).unwrap();
+    let bump = program.function("bump").unwrap();
+    assert_eq!(bump.upvalues, ["count", "odd name", "r1", "fn", "", "plain"]);
+    assert_eq!(
+        bump.instructions[..3],
+        [
+            Instruction::GETUPVAL(1, "count".into()),
+            Instruction::ADD(1, 1, 0),
+            Instruction::SETUPVAL("count".into(), 1)
+        ]
+    );
+    assert_eq!(bump.instructions[6], Instruction::GETUPVAL(2, "odd name".into()));
+    assert_eq!(bump.instructions[10], Instruction::SETUPVAL("plain".into(), 3));
+    // `Display` of the instructions: the names as the assembler reads them back.
+    let printed: Vec<String> = bump.instructions.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        printed,
+        [
+            "GETUPVAL r1, count",
+            "ADD r1, r1, r0",
+            "SETUPVAL count, r1",
+            "LDI r2, 0",
+            "CMP r0, r2",
+            "JMPNEQ done",
+            "GETUPVAL r2, \"odd name\"",
+            "SETUPVAL \"r1\", r2",
+            "SETUPVAL \"fn\", r2",
+            "GETUPVAL r3, \"\"",
+            "SETUPVAL plain, r3",
+            "RET r1",
+        ]
+    );
+    assert!(program
+        .to_string()
+        .contains("fn bump(by) captures(count, \"odd name\", \"r1\", \"fn\", \"\", plain) registers(4) {\n"));
+    // An identifier and a string name are the same instruction.
+    let as_strings =
+        assemble("fn f() captures(x) {\n    GETUPVAL r0, \"x\"\n    SETUPVAL \"x\", r0\n    RET r0\n}")
+            .unwrap();
+    let as_idents =
+        assemble("fn f() captures(\"x\") {\n    GETUPVAL r0, x\n    SETUPVAL x, r0\n    RET r0\n}").unwrap();
+    assert_eq!(as_strings, as_idents);
+    // And it runs: the closure adds its argument to the shared count.
+    let vm = VirtualMachine::new();
+    vm.load(program).unwrap();
+    let closure = vm.call("make", &[Value::Int(10)]).unwrap();
+    assert_eq!(vm.call("call_closure", &[closure.clone(), Value::Int(5)]).unwrap(), Value::Int(15));
+    let Value::Closure(handle) = &closure else { panic!("expected a closure") };
+    assert_eq!(handle.upvalue("count").unwrap().get(), Value::Int(15));
+    // `make` captured only `count`: reading `odd name` is an error at that instruction.
+    let error = vm.call("call_closure", &[closure, Value::Int(0)]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        error.to_string(),
+        "GETUPVAL: the closure of `bump` has no upvalue `odd name` (in `bump` at instruction 6)"
+    );
+}
+
+#[test]
+fn upvalue_names_of_every_shape_print_and_read_back() {
+    // Built with the raw API, so nothing but `Display` decides how each name is written.
+    let names =
+        ["count", "a\nb", "tab\tquote\"", "é", "GETUPVAL", "RET", "r0", "sp", "_", "1x", "fn", "nan", ""];
+    let mut instructions = Vec::new();
+    for name in names {
+        instructions.push(Instruction::GETUPVAL(0, name.to_string()));
+        instructions.push(Instruction::SETUPVAL(name.to_string(), 0));
+    }
+    instructions.push(Instruction::RET(0));
+    let function = stoffel::VMFunction::new(
+        "f",
+        vec![],
+        names.iter().map(|name| name.to_string()).collect(),
+        None,
+        1,
+        instructions,
+        Default::default(),
+    );
+    function.validate().unwrap();
+    let program = Program::new(vec![function]);
+    let text = program.to_string();
+    let again = assemble(&text).unwrap_or_else(|error| panic!("{text}\n{error}"));
+    assert_eq!(again, program, "{text}");
+    assert!(text.contains("    GETUPVAL r0, count\n    SETUPVAL count, r0\n"), "{text}");
+    assert!(text.contains("    GETUPVAL r0, \"a\\nb\"\n"), "{text}");
+}
+
+#[test]
+fn an_upvalue_the_function_does_not_declare() {
+    // A near miss: a suggestion.
+    assert_eq!(
+        errors("fn f() captures(count) {\n    GETUPVAL r0, cont\n    RET r0\n}"),
+        ["2:18: `cont` is not an upvalue of `f`\n  help: did you mean `count`?"]
+    );
+    // Nothing close: how to declare it.
+    assert_eq!(
+        errors("fn f() {\n    SETUPVAL total, r0\n    RET r0\n}"),
+        ["2:14: `total` is not an upvalue of `f`\n  help: declare it in the header: `fn f(...) captures(total)`"]
+    );
+    // A string name, checked the same way; a parameter is not an upvalue.
+    assert_eq!(
+        errors("fn f(total) captures(count) {\n    GETUPVAL r0, \"total\"\n    RET r0\n}"),
+        ["2:18: `total` is not an upvalue of `f`\n  help: declare it in the header: `fn f(...) captures(total)`"]
+    );
+    // Each function declares its own: `g` does not see `f`'s.
+    assert_eq!(
+        errors("fn f() captures(count) {\n    RET r0\n}\nfn g() {\n    GETUPVAL r0, count\n    RET r0\n}"),
+        ["5:18: `count` is not an upvalue of `g`\n  help: declare it in the header: `fn g(...) captures(count)`"]
+    );
+    let error = assemble("fn f() {\n    GETUPVAL r0, x\n    SETUPVAL y, r0\n    RET r0\n}").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Assembly);
+    assert_eq!(
+        error.message(),
+        "2:18: `x` is not an upvalue of `f`\n  help: declare it in the header: `fn f(...) captures(x)`\n\
+         3:14: `y` is not an upvalue of `f`\n  help: declare it in the header: `fn f(...) captures(y)`"
+    );
+}
+
+#[test]
+fn the_help_for_an_undeclared_upvalue_is_a_header_that_assembles() {
+    // `fn "odd f"(...) captures("a b")` is the header to write; the help says
+    // `fn odd f(...) captures(a b)`, which does not read back.
+    assert_eq!(
+        errors("fn \"odd f\"() {\n    GETUPVAL r0, \"a b\"\n    RET r0\n}"),
+        ["2:18: `a b` is not an upvalue of `odd f`\n  help: declare it in the header: `fn \"odd f\"(...) captures(\"a b\")`"]
+    );
+}
+
+#[test]
+fn upvalue_operands_of_the_wrong_kind_or_count() {
+    assert_eq!(
+        errors("fn f() captures(x) {\n    SETUPVAL r0, r0\n    RET r0\n}"),
+        ["2:14: `SETUPVAL` expects an upvalue name, found register `r0`"]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    GETUPVAL x, r0\n    RET r0\n}"),
+        [
+            "2:14: `GETUPVAL` expects a register for rD, found identifier `x`",
+            "2:17: `GETUPVAL` expects an upvalue name, found register `r0`"
+        ]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    GETUPVAL r0, 5\n    GETUPVAL r0, [sp+0]\n    RET r0\n}"),
+        [
+            "2:18: `GETUPVAL` expects an upvalue name, found integer `5`",
+            "3:18: `GETUPVAL` expects an upvalue name, found stack slot `[sp+0]`"
+        ]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    GETUPVAL r0\n    SETUPVAL x, r0, r1\n    RET r0\n}"),
+        [
+            "2:5: `GETUPVAL` takes rD, upvalue; found 1 operand",
+            "3:5: `SETUPVAL` takes upvalue, rA; found 3 operands"
+        ]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) registers(1) {\n    GETUPVAL r1, x\n    SETUPVAL x, r2\n    RET r0\n}"),
+        [
+            "2:14: register `r1` is out of range: `f` declares registers(1), so `r0` to `r0`",
+            "3:17: register `r2` is out of range: `f` declares registers(1), so `r0` to `r0`"
+        ]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    GETUPVAL r0, {x}\n    RET r0\n}"),
+        ["2:18: `{...}` Rust expressions are only allowed in `bytecode!`"]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    getupval r0, x\n    RET r0\n}"),
+        ["2:5: unknown instruction `getupval`\n  help: did you mean `GETUPVAL`?"]
+    );
+    assert_eq!(
+        errors("fn f() captures(x) {\n    SETUPVAL x, r0\n}"),
+        ["2:5: `f` can run past its last instruction, `SETUPVAL`\n  help: end the function with `RET rA` or `JMP label`"]
+    );
 }
 
 #[test]
@@ -307,6 +500,9 @@ const PIECES: &[&str] = &[
     "PUSHARG",
     "CALL",
     "RET",
+    "GETUPVAL",
+    "SETUPVAL",
+    "count",
     "0",
     "1",
     "-1",
@@ -370,6 +566,7 @@ const SEEDS: &[&str] = &[
      \x20   SHR r5, r0, r1\n    AND r6, r0, r1\n    OR r6, r0, r1\n    XOR r6, r0, r1\n    NOT r6, r0\n\
      \x20   MUL r7, r0, r1\n    PUSHARG r7\n    PUSHARG r6\n    LD r8, [sp-1]\n    CALL f\n    RET r0\n}\n\
      fn f(a, b) {\n    CMP r0, r1\n    JMPGT big\n    RET r1\nbig:\n    RET r0\n}\n",
+    UPVALUES,
 ];
 
 /// Runs `program` in a fresh VM with a small budget: every function, with int arguments. An

@@ -455,3 +455,76 @@ fn a_foreign_fn_declared_inside_a_function_body() {
     vm.register_foreign(foreign!(double));
     assert_eq!(vm.execute("main").unwrap(), Value::Int(42));
 }
+
+/// The counter of `a_counter_closure_with_captures` written with the upvalue instructions, and
+/// a closure over names that need quotes.
+fn upvalue_program() -> Program {
+    bytecode! {
+        fn make_counter(count) {
+            LDI r1, "counter"
+            LDI r2, "count"
+            PUSHARG r1
+            PUSHARG r2
+            CALL create_closure
+            RET r0
+        }
+
+        // count = count + 1; return count
+        fn counter() captures(count) {
+            GETUPVAL r0, count
+            LDI r1, 1
+            ADD r0, r0, r1
+            SETUPVAL count, r0
+            RET r0
+        }
+
+        // swap(): exchange the cells "odd name" and r1, return the old "odd name"
+        fn swap() captures("odd name", "r1") registers(3) {
+            GETUPVAL r1, "odd name"
+            GETUPVAL r2, "r1"
+            SETUPVAL "odd name", r2
+            SETUPVAL "r1", r1
+            RET r1
+        }
+
+        fn main() {
+            LDI r0, 10
+            PUSHARG r0
+            CALL make_counter
+            MOV r1, r0
+            PUSHARG r1
+            CALL call_closure
+            PUSHARG r1
+            CALL call_closure
+            PUSHARG r1
+            CALL call_closure
+            RET r0
+        }
+    }
+}
+
+#[test]
+fn getupval_and_setupval_in_the_macro_equal_the_text_assembler() {
+    let text = "fn make_counter(count) {\n    LDI r1, \"counter\"\n    LDI r2, \"count\"\n    PUSHARG r1\n\
+                \x20   PUSHARG r2\n    CALL create_closure\n    RET r0\n}\n\
+                fn counter() captures(count) {\n    GETUPVAL r0, count\n    LDI r1, 1\n    ADD r0, r0, r1\n\
+                \x20   SETUPVAL count, r0\n    RET r0\n}\n\
+                fn swap() captures(\"odd name\", \"r1\") registers(3) {\n    GETUPVAL r1, \"odd name\"\n\
+                \x20   GETUPVAL r2, \"r1\"\n    SETUPVAL \"odd name\", r2\n    SETUPVAL \"r1\", r1\n    RET r1\n}\n\
+                fn main() {\n    LDI r0, 10\n    PUSHARG r0\n    CALL make_counter\n    MOV r1, r0\n\
+                \x20   PUSHARG r1\n    CALL call_closure\n    PUSHARG r1\n    CALL call_closure\n\
+                \x20   PUSHARG r1\n    CALL call_closure\n    RET r0\n}\n";
+    let program = upvalue_program();
+    assert_eq!(stoffel::asm::assemble(text).unwrap(), program);
+    let counter = program.function("counter").unwrap();
+    assert_eq!(counter.instructions[0], stoffel::Instruction::GETUPVAL(0, "count".into()));
+    assert_eq!(counter.instructions[3], stoffel::Instruction::SETUPVAL("count".into(), 0));
+    assert_eq!(counter.register_count, 2);
+    let swap = program.function("swap").unwrap();
+    assert_eq!(swap.upvalues, ["odd name", "r1"]);
+    assert_eq!(swap.instructions[1], stoffel::Instruction::GETUPVAL(2, "r1".into()));
+    // The printed program reads back equal.
+    assert_eq!(stoffel::asm::assemble(&program.to_string()).unwrap(), program);
+    let vm = loaded(program);
+    assert_eq!(vm.execute("main").unwrap(), Value::Int(13));
+}

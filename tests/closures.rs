@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use stoffel::Instruction::*;
-use stoffel::{ErrorKind, VMFunction, Value, VirtualMachine};
+use stoffel::{ErrorKind, StackFrame, VMFunction, Value, VirtualMachine};
 
 fn s(text: &str) -> Value {
     Value::from(text)
@@ -261,4 +261,326 @@ fn closure_errors() {
     // create_closure of an unknown function.
     let error = vm.call("create_closure", &[s("nope")]).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GETUPVAL / SETUPVAL: the upvalue builtins as instructions
+// ---------------------------------------------------------------------------------------------
+
+/// counter_op() captures(count): count = count + 1; return count — with the instructions.
+fn counter_op() -> VMFunction {
+    closure_function(
+        "counter_op",
+        &[],
+        &["count"],
+        2,
+        body![
+            GETUPVAL(0, "count".into()),
+            LDI(1, Value::Int(1)),
+            ADD(0, 0, 1),
+            SETUPVAL("count".into(), 0),
+            RET(0),
+        ],
+    )
+}
+
+/// peek_op() captures(count): return count — with the instruction.
+fn peek_op() -> VMFunction {
+    closure_function("peek_op", &[], &["count"], 1, body![GETUPVAL(0, "count".into()), RET(0)])
+}
+
+/// store_op(value) captures(count): count = value; return value — with the instruction.
+fn store_op() -> VMFunction {
+    closure_function("store_op", &["value"], &["count"], 1, body![SETUPVAL("count".into(), 0), RET(0)])
+}
+
+/// A function `name(count)` that returns `create_closure(target, captures…)`.
+fn maker(name: &str, target: &str, captures: &[&str]) -> VMFunction {
+    let mut code = body![LDI(1, s(target)), PUSHARG(1)];
+    for capture in captures {
+        code.extend(body![LDI(2, s(capture)), PUSHARG(2)]);
+    }
+    code.extend(body![CALL("create_closure".into()), RET(0)]);
+    function(name, &["count"], 3, code)
+}
+
+/// make_all(count): [counter, peek, counter_op, peek_op, store_op], all over one `count` cell
+/// (captured in one frame), the first two with the builtins, the others with the instructions.
+fn make_all() -> VMFunction {
+    let mut code = body![MOV(4, 0), CALL("create_array".into()), MOV(3, 0), MOV(0, 4)];
+    for target in ["counter", "peek", "counter_op", "peek_op", "store_op"] {
+        code.extend(body![
+            LDI(1, s(target)),
+            LDI(2, s("count")),
+            PUSHARG(1),
+            PUSHARG(2),
+            CALL("create_closure".into()),
+            MOV(1, 0),
+            MOV(0, 4),
+            PUSHARG(3),
+            PUSHARG(1),
+            CALL("array_push".into()),
+            MOV(0, 4),
+        ]);
+    }
+    code.extend(body![RET(3)]);
+    function("make_all", &["count"], 5, code)
+}
+
+fn upval_vm() -> VirtualMachine {
+    let vm = vm();
+    for function in [counter_op(), peek_op(), store_op(), make_all()] {
+        vm.register_function(function).unwrap();
+    }
+    vm.register_function(maker("make_counter_op", "counter_op", &["count"])).unwrap();
+    vm
+}
+
+fn call_closure(vm: &VirtualMachine, closure: &Value, args: &[Value]) -> Value {
+    let mut all = vec![closure.clone()];
+    all.extend_from_slice(args);
+    vm.call("call_closure", &all).unwrap()
+}
+
+#[test]
+fn a_counter_written_with_getupval_and_setupval_counts() {
+    let vm = upval_vm();
+    let closure = vm.call("make_counter_op", &[Value::Int(10)]).unwrap();
+    for expected in 11..=15 {
+        assert_eq!(call_closure(&vm, &closure, &[]), Value::Int(expected));
+    }
+    // The cell holds what SETUPVAL wrote.
+    let Value::Closure(handle) = &closure else { panic!("expected a closure") };
+    assert_eq!(handle.upvalue("count").unwrap().get(), Value::Int(15));
+    // A second counter has its own cell.
+    let other = vm.call("make_counter_op", &[Value::Int(0)]).unwrap();
+    assert_eq!(call_closure(&vm, &other, &[]), Value::Int(1));
+    assert_eq!(call_closure(&vm, &closure, &[]), Value::Int(16));
+}
+
+#[test]
+fn closures_sharing_a_cell_see_each_others_writes_through_instructions_and_builtins() {
+    let vm = upval_vm();
+    let Value::Array(all) = vm.call("make_all", &[Value::Int(0)]).unwrap() else {
+        panic!("expected an array")
+    };
+    let [counter, peek, counter_op, peek_op, store_op] = [0, 1, 2, 3, 4].map(|i| all.get(i).unwrap());
+    // SETUPVAL, then the builtin reads; set_upvalue, then GETUPVAL reads.
+    assert_eq!(call_closure(&vm, &counter_op, &[]), Value::Int(1));
+    assert_eq!(call_closure(&vm, &peek, &[]), Value::Int(1));
+    assert_eq!(call_closure(&vm, &counter, &[]), Value::Int(2));
+    assert_eq!(call_closure(&vm, &peek_op, &[]), Value::Int(2));
+    assert_eq!(call_closure(&vm, &counter_op, &[]), Value::Int(3));
+    assert_eq!(call_closure(&vm, &counter, &[]), Value::Int(4));
+    assert_eq!(call_closure(&vm, &peek_op, &[]), Value::Int(4));
+    // Any value: a stored array is the same array (a handle), whoever reads it.
+    let array = vm.execute("create_array").unwrap();
+    assert_eq!(call_closure(&vm, &store_op, std::slice::from_ref(&array)), array);
+    vm.call("array_push", &[array.clone(), Value::Int(7)]).unwrap();
+    assert_eq!(call_closure(&vm, &peek, &[]).to_string(), "[7]");
+    assert_eq!(call_closure(&vm, &peek_op, &[]).to_string(), "[7]");
+    // A write from the host is seen by the instruction, and the other way round.
+    let Value::Closure(handle) = &peek_op else { panic!("expected a closure") };
+    handle.upvalue("count").unwrap().set(Value::Int(40));
+    assert_eq!(call_closure(&vm, &counter_op, &[]), Value::Int(41));
+    let Value::Closure(handle) = &counter else { panic!("expected a closure") };
+    assert_eq!(handle.upvalue("count").unwrap().get(), Value::Int(41));
+}
+
+#[test]
+fn a_closure_created_inside_a_closure_shares_the_cell_with_the_instructions() {
+    // spawn_op() captures(count): count = count * 2; return closure counter_op over count — the
+    // running closure's own upvalue, so parent and children share one cell.
+    let spawn_op = closure_function(
+        "spawn_op",
+        &[],
+        &["count"],
+        3,
+        body![
+            GETUPVAL(2, "count".into()),
+            ADD(2, 2, 2),
+            SETUPVAL("count".into(), 2),
+            LDI(0, s("counter_op")),
+            LDI(1, s("count")),
+            PUSHARG(0),
+            PUSHARG(1),
+            CALL("create_closure".into()),
+            RET(0),
+        ],
+    );
+    let vm = upval_vm();
+    vm.register_function(spawn_op).unwrap();
+    vm.register_function(maker("make_spawner_op", "spawn_op", &["count"])).unwrap();
+    let spawner = vm.call("make_spawner_op", &[Value::Int(5)]).unwrap();
+    let first = call_closure(&vm, &spawner, &[]); // count = 10
+    assert_eq!(call_closure(&vm, &first, &[]), Value::Int(11));
+    let second = call_closure(&vm, &spawner, &[]); // count = 22
+    assert_eq!(call_closure(&vm, &first, &[]), Value::Int(23));
+    assert_eq!(call_closure(&vm, &second, &[]), Value::Int(24));
+    let Value::Closure(parent) = &spawner else { panic!("expected a closure") };
+    assert_eq!(parent.upvalue("count").unwrap().get(), Value::Int(24));
+    // The builtin `peek`, captured from the running closure as well, shares it too.
+    let spawn_peek = closure_function(
+        "spawn_peek",
+        &[],
+        &["count"],
+        2,
+        body![
+            LDI(0, s("peek")),
+            LDI(1, s("count")),
+            PUSHARG(0),
+            PUSHARG(1),
+            CALL("create_closure".into()),
+            RET(0),
+        ],
+    );
+    vm.register_function(spawn_peek).unwrap();
+    vm.register_function(maker("make_peek_spawner", "spawn_peek", &["count"])).unwrap();
+    let spawner = vm.call("make_peek_spawner", &[Value::Int(1)]).unwrap();
+    let peek = call_closure(&vm, &spawner, &[]);
+    let Value::Closure(parent) = &spawner else { panic!("expected a closure") };
+    parent.upvalue("count").unwrap().set(Value::Int(77));
+    assert_eq!(call_closure(&vm, &peek, &[]), Value::Int(77));
+}
+
+#[test]
+fn getupval_and_setupval_outside_a_closure_fail_like_the_builtins() {
+    let vm = upval_vm();
+    // The builtin's error, for comparison.
+    let builtin = vm.execute("peek").unwrap_err();
+    // Called directly by the host: not running as a closure.
+    let error = vm.execute("counter_op").unwrap_err();
+    assert_eq!(error.kind(), builtin.kind());
+    assert_eq!(error.kind(), ErrorKind::Type);
+    assert_eq!(error.message(), "GETUPVAL: `counter_op` is not running as a closure");
+    assert_eq!(
+        error.to_string(),
+        "GETUPVAL: `counter_op` is not running as a closure (in `counter_op` at instruction 0)"
+    );
+    assert_eq!(error.call_stack(), [StackFrame { function: "counter_op".into(), instruction: Some(0) }]);
+    // SETUPVAL, at its own index.
+    let error = vm.call("store_op", &[Value::Int(1)]).unwrap_err();
+    assert_eq!(
+        (error.kind(), error.message()),
+        (ErrorKind::Type, "SETUPVAL: `store_op` is not running as a closure")
+    );
+    assert_eq!(error.call_stack(), [StackFrame { function: "store_op".into(), instruction: Some(0) }]);
+    // Called with CALL from a VM function — even one running as a closure: the callee is not.
+    let direct = closure_function(
+        "direct",
+        &[],
+        &["count"],
+        1,
+        body![GETUPVAL(0, "count".into()), CALL("counter_op".into()), RET(0)],
+    );
+    vm.register_function(direct).unwrap();
+    vm.register_function(maker("make_direct", "direct", &["count"])).unwrap();
+    let closure = vm.call("make_direct", &[Value::Int(3)]).unwrap();
+    let error = vm.call("call_closure", &[closure]).unwrap_err();
+    assert_eq!(error.message(), "GETUPVAL: `counter_op` is not running as a closure");
+    assert_eq!(
+        error.call_stack(),
+        [
+            StackFrame { function: "counter_op".into(), instruction: Some(0) },
+            StackFrame { function: "direct".into(), instruction: Some(1) },
+        ]
+    );
+    // The VM is clean and keeps working.
+    vm.with_state(|state| assert_eq!((state.call_depth(), state.pending_arguments()), (0, 0))).unwrap();
+    let counter = vm.call("make_counter_op", &[Value::Int(1)]).unwrap();
+    assert_eq!(call_closure(&vm, &counter, &[]), Value::Int(2));
+}
+
+#[test]
+fn a_closure_that_did_not_capture_a_declared_upvalue_cannot_read_or_write_it() {
+    let vm = upval_vm();
+    // create_closure may capture a subset of the declared upvalues (here none).
+    vm.register_function(maker("make_bare_op", "counter_op", &[])).unwrap();
+    vm.register_function(maker("make_bare", "counter", &[])).unwrap();
+    let bare = vm.call("make_bare", &[Value::Int(0)]).unwrap();
+    let builtin = vm.call("call_closure", &[bare]).unwrap_err();
+    assert_eq!(builtin.message(), "get_upvalue: the closure of `counter` has no upvalue `count`");
+    let bare = vm.call("make_bare_op", &[Value::Int(0)]).unwrap();
+    let Value::Closure(handle) = &bare else { panic!("expected a closure") };
+    assert!(handle.upvalues().is_empty());
+    let error = vm.call("call_closure", &[bare]).unwrap_err();
+    assert_eq!(error.kind(), builtin.kind());
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(error.message(), "GETUPVAL: the closure of `counter_op` has no upvalue `count`");
+    assert_eq!(error.call_stack(), [StackFrame { function: "counter_op".into(), instruction: Some(0) }]);
+    // pair() captures(a, b): a = b — captured with only `a`, the read of `b` fails; with only
+    // `b`, the write of `a` fails.
+    let pair = closure_function(
+        "pair",
+        &[],
+        &["a", "b"],
+        1,
+        body![GETUPVAL(0, "b".into()), SETUPVAL("a".into(), 0), RET(0)],
+    );
+    let make = |name: &str, captures: &[&str]| {
+        let mut code = body![LDI(2, s("pair")), PUSHARG(2)];
+        for capture in captures {
+            code.extend(body![LDI(2, s(capture)), PUSHARG(2)]);
+        }
+        code.extend(body![CALL("create_closure".into()), RET(0)]);
+        function(name, &["a", "b"], 3, code)
+    };
+    vm.register_function(pair).unwrap();
+    vm.register_function(make("make_a", &["a"])).unwrap();
+    vm.register_function(make("make_b", &["b"])).unwrap();
+    vm.register_function(make("make_ab", &["b", "a"])).unwrap();
+    let args = [Value::Int(1), Value::Int(2)];
+    let only_a = vm.call("make_a", &args).unwrap();
+    let error = vm.call("call_closure", &[only_a]).unwrap_err();
+    assert_eq!(error.message(), "GETUPVAL: the closure of `pair` has no upvalue `b`");
+    assert_eq!(error.location(), Some(&StackFrame { function: "pair".into(), instruction: Some(0) }));
+    let only_b = vm.call("make_b", &args).unwrap();
+    let error = vm.call("call_closure", &[only_b]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    assert_eq!(error.message(), "SETUPVAL: the closure of `pair` has no upvalue `a`");
+    assert_eq!(error.location(), Some(&StackFrame { function: "pair".into(), instruction: Some(1) }));
+    // Both, in any order: the names find their cells.
+    let both = vm.call("make_ab", &args).unwrap();
+    assert_eq!(call_closure(&vm, &both, &[]), Value::Int(2));
+    let Value::Closure(handle) = &both else { panic!("expected a closure") };
+    assert_eq!(handle.upvalue("a").unwrap().get(), Value::Int(2));
+}
+
+#[test]
+fn getupval_and_setupval_of_an_undeclared_name_are_rejected_at_registration() {
+    let vm = vm_with(vec![function("f", &[], 1, body![LDI(0, Value::Int(42)), RET(0)])]);
+    let cases = [
+        (closure_function("f", &[], &[], 1, body![GETUPVAL(0, "nope".into()), RET(0)]), "`nope`"),
+        (closure_function("f", &[], &["count"], 1, body![GETUPVAL(0, "nope".into()), RET(0)]), "`nope`"),
+        (closure_function("f", &["nope"], &[], 1, body![SETUPVAL("nope".into(), 0), RET(0)]), "`nope`"),
+        (closure_function("f", &[], &["Count"], 1, body![SETUPVAL("count".into(), 0), RET(0)]), "`count`"),
+    ];
+    for (function, name) in cases {
+        let error = function.validate().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Validation, "{error}");
+        assert!(error.message().contains("not a declared upvalue"), "{error}");
+        assert!(error.message().contains(name), "{error}");
+        let error = vm.register_function(function.clone()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Validation, "{error}");
+        assert!(error.message().starts_with("function `f`: instruction 0 "), "{error}");
+        let error = vm.load(stoffel::Program::new(vec![function])).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Validation, "{error}");
+        // The `f` registered first is untouched.
+        assert_eq!(vm.execute("f").unwrap(), Value::Int(42));
+    }
+    let error =
+        closure_function("f", &[], &[], 1, body![GETUPVAL(0, "nope".into()), RET(0)]).validate().unwrap_err();
+    assert_eq!(
+        error.message(),
+        "function `f`: instruction 0 `GETUPVAL r0, nope` names `nope`, which is not a declared upvalue"
+    );
+    // Their registers are checked like any other.
+    let error = closure_function("f", &[], &["u"], 2, body![GETUPVAL(2, "u".into()), RET(0)]).validate();
+    assert!(error.unwrap_err().message().contains("uses r2"));
+    let error = closure_function("f", &[], &["u"], 2, body![SETUPVAL("u".into(), 5), RET(0)]).validate();
+    assert!(error.unwrap_err().message().contains("uses r5"));
+    // A declared name is accepted, whether or not a closure will capture it.
+    closure_function("f", &[], &["u"], 2, body![GETUPVAL(1, "u".into()), SETUPVAL("u".into(), 1), RET(1)])
+        .validate()
+        .unwrap();
 }

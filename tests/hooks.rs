@@ -487,6 +487,218 @@ fn capturing_an_upvalue_of_the_running_closure_reads_nothing() {
     assert_events(take(&log), &[r#"UpvalueRead("count", 5)"#, r#"UpvalueWrite("count", 5, 6)"#]);
 }
 
+/// bump(step) captures(count): step = step + count; count = step; return step — with
+/// GETUPVAL and SETUPVAL.
+fn bump() -> VMFunction {
+    closure_function(
+        "bump",
+        &["step"],
+        &["count"],
+        2,
+        body![GETUPVAL(1, "count".into()), ADD(0, 0, 1), SETUPVAL("count".into(), 0), RET(0)],
+    )
+}
+
+#[test]
+fn getupval_and_setupval_fire_instruction_register_and_upvalue_events_in_order() {
+    let vm = vm_with(vec![bump(), closure_maker("make_bump", &["count"], &[], "bump", &["count"])]);
+    let closure = vm.call("make_bump", &[int(10)]).unwrap();
+    let (_, log) = record(&vm, all);
+    assert_eq!(vm.call("call_closure", &[closure, int(5)]).unwrap(), int(15));
+    assert_events(
+        take(&log),
+        &[
+            r#"BeforeFunctionCall("bump", [5])"#,
+            // GETUPVAL: the upvalue read, then the register write, like a builtin's result.
+            r#"BeforeInstructionExecute(GETUPVAL(1, "count"))"#,
+            r#"UpvalueRead("count", 10)"#,
+            "RegisterWrite(1, (), 10)",
+            r#"AfterInstructionExecute(GETUPVAL(1, "count"))"#,
+            "BeforeInstructionExecute(ADD(0, 0, 1))",
+            "RegisterRead(0, 5)",
+            r#"VariableRead("step", 5)"#,
+            "RegisterRead(1, 10)",
+            "RegisterWrite(0, 5, 15)",
+            r#"VariableWrite("step", 5, 15)"#,
+            "AfterInstructionExecute(ADD(0, 0, 1))",
+            // SETUPVAL: the register read (a named parameter here), then the upvalue write.
+            r#"BeforeInstructionExecute(SETUPVAL("count", 0))"#,
+            "RegisterRead(0, 15)",
+            r#"VariableRead("step", 15)"#,
+            r#"UpvalueWrite("count", 10, 15)"#,
+            r#"AfterInstructionExecute(SETUPVAL("count", 0))"#,
+            "BeforeInstructionExecute(RET(0))",
+            "RegisterRead(0, 15)",
+            r#"VariableRead("step", 15)"#,
+            "AfterInstructionExecute(RET(0))",
+            r#"AfterFunctionCall("bump", 15)"#,
+        ],
+    );
+    // GETUPVAL into a named parameter writes the variable too.
+    let vm = vm_with(vec![
+        closure_function("reset", &["step"], &["count"], 1, body![GETUPVAL(0, "count".into()), RET(0)]),
+        closure_maker("make_reset", &["count"], &[], "reset", &["count"]),
+    ]);
+    let closure = vm.call("make_reset", &[int(7)]).unwrap();
+    let (_, log) = record(&vm, |event| !is_instruction(event) && !is_call(event));
+    assert_eq!(vm.call("call_closure", &[closure, int(1)]).unwrap(), int(7));
+    assert_events(
+        take(&log),
+        &[
+            r#"UpvalueRead("count", 7)"#,
+            "RegisterWrite(0, 1, 7)",
+            r#"VariableWrite("step", 1, 7)"#,
+            "RegisterRead(0, 7)",
+            r#"VariableRead("step", 7)"#,
+        ],
+    );
+}
+
+#[test]
+fn the_instructions_fire_the_upvalue_events_of_the_builtins_without_their_calls() {
+    // counter (builtins) and counter_op (instructions) over one cell, made in one frame.
+    let counter_op = closure_function(
+        "counter_op",
+        &[],
+        &["count"],
+        2,
+        body![GETUPVAL(0, "count".into()), LDI(1, int(1)), ADD(1, 0, 1), SETUPVAL("count".into(), 1), RET(1),],
+    );
+    let main = function(
+        "main",
+        &["count"],
+        3,
+        body![
+            LDI(1, s("counter")),
+            LDI(2, s("count")),
+            PUSHARG(1),
+            PUSHARG(2),
+            CALL("create_closure".into()),
+            MOV(1, 0),
+            LDI(0, s("counter_op")),
+            PUSHARG(0),
+            PUSHARG(2),
+            CALL("create_closure".into()),
+            MOV(2, 0),
+            PUSHARG(1),
+            CALL("call_closure".into()),
+            PUSHARG(2),
+            CALL("call_closure".into()),
+            RET(0),
+        ],
+    );
+    let vm = vm_with(vec![main, counter(), counter_op]);
+    let (_, log) = record(&vm, |event| {
+        matches!(event, HookEvent::UpvalueRead(..) | HookEvent::UpvalueWrite(..)) || is_call(event)
+    });
+    assert_eq!(vm.call("main", &[int(0)]).unwrap(), int(2));
+    let events = take(&log);
+    let op = events.iter().position(|e| e == r#"BeforeFunctionCall("counter_op", [])"#).unwrap();
+    assert_events(
+        events[..op].to_vec(),
+        &[
+            r#"BeforeFunctionCall("main", [0])"#,
+            r#"BeforeFunctionCall("create_closure", ["counter", "count"])"#,
+            r#"AfterFunctionCall("create_closure", <closure counter>)"#,
+            r#"BeforeFunctionCall("create_closure", ["counter_op", "count"])"#,
+            r#"AfterFunctionCall("create_closure", <closure counter_op>)"#,
+            r#"BeforeFunctionCall("counter", [])"#,
+            r#"BeforeFunctionCall("get_upvalue", ["count"])"#,
+            r#"UpvalueRead("count", 0)"#,
+            r#"AfterFunctionCall("get_upvalue", 0)"#,
+            r#"BeforeFunctionCall("set_upvalue", ["count", 1])"#,
+            r#"UpvalueWrite("count", 0, 1)"#,
+            r#"AfterFunctionCall("set_upvalue", ())"#,
+            r#"AfterFunctionCall("counter", 1)"#,
+        ],
+    );
+    // The same upvalue events, with no builtin call around them.
+    assert_events(
+        events[op..].to_vec(),
+        &[
+            r#"BeforeFunctionCall("counter_op", [])"#,
+            r#"UpvalueRead("count", 1)"#,
+            r#"UpvalueWrite("count", 1, 2)"#,
+            r#"AfterFunctionCall("counter_op", 2)"#,
+            r#"AfterFunctionCall("main", 2)"#,
+        ],
+    );
+}
+
+#[test]
+fn a_hook_failing_on_an_upvalue_event_of_an_instruction_is_located_at_it() {
+    let vm = vm_with(vec![
+        bump(),
+        counter(),
+        closure_maker("make_bump", &["count"], &[], "bump", &["count"]),
+        closure_maker("make_counter", &["count"], &[], "counter", &["count"]),
+    ]);
+    // The hook context at the event: the instruction that fired it.
+    type Seen = Vec<(Option<String>, Option<usize>, Option<Instruction>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let id = vm.register_hook(
+        |event| matches!(event, HookEvent::UpvalueRead(..) | HookEvent::UpvalueWrite(..)),
+        move |_, ctx| {
+            let function = ctx.function_name().map(str::to_string);
+            sink.lock().unwrap().push((
+                function,
+                ctx.instruction_index(),
+                ctx.current_instruction().cloned(),
+            ));
+            Ok(())
+        },
+        0,
+    );
+    let closure = vm.call("make_bump", &[int(1)]).unwrap();
+    assert_eq!(vm.call("call_closure", &[closure, int(2)]).unwrap(), int(3));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Some("bump".to_string()), Some(0), Some(GETUPVAL(1, "count".into()))),
+            (Some("bump".to_string()), Some(2), Some(SETUPVAL("count".into(), 0))),
+        ]
+    );
+    vm.unregister_hook(id);
+    // (which event fails, expected frames for bump, for the builtin counter)
+    type Case = (fn(&HookEvent) -> bool, Vec<StackFrame>, Vec<StackFrame>);
+    let cases: Vec<Case> = vec![
+        (
+            |e| matches!(e, HookEvent::UpvalueRead(..)),
+            vec![frame("bump", Some(0))],
+            vec![frame("get_upvalue", None), frame("counter", Some(2))],
+        ),
+        (
+            |e| matches!(e, HookEvent::UpvalueWrite(..)),
+            vec![frame("bump", Some(2))],
+            vec![frame("set_upvalue", None), frame("counter", Some(8))],
+        ),
+    ];
+    for (index, (fails_on, bump_frames, counter_frames)) in cases.into_iter().enumerate() {
+        let bump = vm.call("make_bump", &[int(1)]).unwrap();
+        let counter = vm.call("make_counter", &[int(1)]).unwrap();
+        let id = vm.register_hook(fails_on, move |_, _| Err(format!("hook {index} says no").into()), 0);
+        let error = vm.call("call_closure", &[bump.clone(), int(1)]).unwrap_err();
+        assert_eq!(
+            (error.kind(), error.message()),
+            (ErrorKind::Hook, format!("hook {index} says no").as_str())
+        );
+        assert_eq!(error.call_stack(), bump_frames.as_slice(), "case {index}");
+        assert_clean(&vm);
+        let error = vm.call("call_closure", std::slice::from_ref(&counter)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Hook);
+        assert_eq!(error.call_stack(), counter_frames.as_slice(), "case {index}");
+        assert_clean(&vm);
+        vm.unregister_hook(id);
+        // Whatever the write did before its hook failed, the instruction did the same.
+        let cell = |closure: &Value| match closure {
+            Value::Closure(closure) => closure.upvalue("count").unwrap().get(),
+            _ => panic!("expected a closure"),
+        };
+        assert_eq!(cell(&bump), cell(&counter), "case {index}");
+    }
+}
+
 #[test]
 fn object_and_array_builtins_fire_one_event_per_access_from_vm_code() {
     // main: o = {}; o.x = 1; o.x = 2; o.x; o.y; a = []; push(a, 10, 20); a[2] = 30; a[0] = 11;

@@ -849,6 +849,359 @@ fn call_closure_of_a_function_swapped_for_a_foreign_one_falls_back() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// GETUPVAL / SETUPVAL
+// ---------------------------------------------------------------------------------------------
+
+/// `counter_op(step)` is COUNTERS' `counter` with the instructions; `make_mixed(count)` gives
+/// `[counter, counter_op]` over one cell.
+const COUNTERS_OP: &str = r#"
+    fn counter_op(step) captures(count) {
+        GETUPVAL r2, count      // 0
+        ADD r2, r2, r0          // 1
+        SETUPVAL count, r2      // 2
+        RET r2                  // 3
+    }
+    fn make_mixed(count) {
+        LDI r1, "counter"
+        LDI r2, "count"
+        PUSHARG r1
+        PUSHARG r2
+        CALL create_closure
+        MOV r6, r0
+        LDI r1, "counter_op"
+        PUSHARG r1
+        PUSHARG r2
+        CALL create_closure
+        MOV r7, r0
+        CALL create_array
+        MOV r5, r0
+        PUSHARG r5
+        PUSHARG r6
+        PUSHARG r7
+        CALL array_push
+        RET r5
+    }
+"#;
+
+#[test]
+fn upvalue_instructions_and_builtins_share_a_cell_in_every_mode() {
+    // c1 (builtins) and c2 (instructions) take turns in a fused loop: each sees the other's
+    // additions.
+    let text = r#"
+        fn main() {
+            LDI r1, 100
+            PUSHARG r1
+            CALL make_mixed
+            MOV r10, r0             // [c1, c2]
+            CALL create_array
+            MOV r11, r0             // the results
+            LDI r12, 0
+            MOV r4, r10
+            MOV r5, r12
+            PUSHARG r4              // fused: get_field(r4, r5)
+            PUSHARG r5
+            CALL get_field
+            MOV r1, r0              // c1
+            LDI r12, 1
+            MOV r4, r10
+            MOV r5, r12
+            PUSHARG r4
+            PUSHARG r5
+            CALL get_field
+            MOV r3, r0              // c2
+            LDI r6, 0
+            LDI r7, 1
+            LDI r8, 3
+        three:
+            MOV r4, r3
+            MOV r5, r6
+            PUSHARG r4              // fused: call_closure(c2, i)
+            PUSHARG r5
+            CALL call_closure
+            MOV r9, r0
+            PUSHARG r11
+            PUSHARG r9
+            CALL array_push
+            MOV r4, r1
+            LDI r5, 10
+            PUSHARG r4              // fused: call_closure(c1, 10)
+            PUSHARG r5
+            CALL call_closure
+            MOV r9, r0
+            PUSHARG r11
+            PUSHARG r9
+            CALL array_push
+            ADD r6, r6, r7
+            CMP r6, r8              // fused with the JMPLT
+            JMPLT three
+            RET r11
+        }
+    "#;
+    assert_eq!(
+        differential(&[text, COUNTERS, COUNTERS_OP], "main", &[]),
+        ok("[100, 110, 111, 121, 123, 133]")
+    );
+    // The closures returned to the host keep counting in every mode, from Rust calls too.
+    let outcomes = each_mode(|vm, mode| {
+        load(vm, mode, &[COUNTERS, COUNTERS_OP]);
+        let Ok(Value::Array(pair)) = vm.call("make_mixed", &[Value::Int(0)]) else { panic!("a pair") };
+        let (c1, c2) = (pair.get(0).unwrap(), pair.get(1).unwrap());
+        (0..4)
+            .map(|i| {
+                let closure = if i % 2 == 0 { &c2 } else { &c1 };
+                vm.call("call_closure", &[closure.clone(), Value::Int(i + 1)]).into()
+            })
+            .collect()
+    });
+    assert_eq!(outcomes, [ok("1"), ok("3"), ok("6"), ok("10")]);
+}
+
+#[test]
+fn after_a_nested_closure_returns_getupval_reads_the_callers_own_cell() {
+    // outer(n) captures(x) calls inner (captures a cell of the same name, `x`, made by
+    // make_inner) through a fused call_closure, a plain one and a foreign callback, and after
+    // each return reads and writes its own `x`: 1 + 10 + 100 + 1000 + 10000.
+    let text = r#"
+        fn main() {
+            LDI r1, 1
+            PUSHARG r1
+            CALL make_outer
+            MOV r1, r0
+            LDI r2, 0
+            PUSHARG r1              // fused: call_closure(outer, 0)
+            PUSHARG r2
+            CALL call_closure
+            RET r0
+        }
+        fn make_outer(x) {
+            LDI r1, "outer"
+            LDI r2, "x"
+            PUSHARG r1
+            PUSHARG r2
+            CALL create_closure
+            RET r0
+        }
+        fn make_inner(x) {
+            LDI r1, "inner"
+            LDI r2, "x"
+            PUSHARG r1
+            PUSHARG r2
+            CALL create_closure
+            RET r0
+        }
+        fn inner(by) captures(x) {
+            GETUPVAL r1, x
+            ADD r1, r1, r0
+            SETUPVAL x, r1
+            RET r1
+        }
+        fn outer(n) captures(x) registers(8) {
+            LDI r1, 5000
+            PUSHARG r1
+            CALL make_inner         // inner's own x = 5000
+            MOV r2, r0
+            LDI r3, 10
+            PUSHARG r2              // fused: call_closure(inner, 10)
+            PUSHARG r3
+            CALL call_closure
+            GETUPVAL r4, x          // outer's x, not inner's
+            ADD r4, r4, r3
+            SETUPVAL x, r4
+            LDI r3, 100
+            MOV r6, r2
+            PUSHARG r6              // descending: plain
+            PUSHARG r3
+            LD r5, [sp-1]           // the closure, read back while pending
+            CALL call_closure       // call_closure(inner, 100)
+            GETUPVAL r4, x
+            ADD r4, r4, r3
+            SETUPVAL x, r4
+            PUSHARG r2
+            CALL via_host           // the foreign function calls inner(1000) back
+            GETUPVAL r4, x
+            LDI r3, 1000
+            ADD r4, r4, r3
+            SETUPVAL x, r4
+            LDI r3, 10000
+            SETUPVAL x, r3          // overwritten ...
+            GETUPVAL r3, x
+            ADD r4, r4, r3          // ... and read back: 1111 + 10000
+            SETUPVAL x, r4
+            GETUPVAL r0, x
+            RET r0
+        }
+    "#;
+    let outcomes = each_mode(|vm, mode| {
+        vm.register_foreign_function("via_host", |ctx| {
+            let inner = ctx.args[0].clone();
+            ctx.call("call_closure", &[inner, Value::Int(1000)])
+        });
+        load(vm, mode, &[text]);
+        vec![vm.execute("main").into()]
+    });
+    assert_eq!(outcomes, [ok("11111")]);
+}
+
+#[test]
+fn upvalue_instruction_errors_agree_in_every_mode() {
+    // GETUPVAL in a function that is not running as a closure: located at the instruction,
+    // with no builtin frame (compare `fused_call_closure_errors`).
+    let no_closure = r#"
+        fn main() captures(base) {
+            LDI r1, 1               // 0
+            GETUPVAL r0, base       // 1
+            RET r0                  // 2
+        }
+    "#;
+    assert_eq!(
+        differential(&[no_closure], "main", &[]),
+        err(ErrorKind::Type, "GETUPVAL: `main` is not running as a closure", &[("main", Some(1))])
+    );
+    // SETUPVAL in a closure created without capturing the upvalue, reached by a fused
+    // call_closure.
+    let not_captured = r#"
+        fn main() {
+            LDI r1, "counter_op"    // 0
+            PUSHARG r1              // 1
+            CALL create_closure     // 2: captures nothing
+            MOV r1, r0              // 3
+            LDI r2, 5               // 4
+            PUSHARG r1              // 5
+            PUSHARG r2              // 6
+            CALL call_closure       // 7
+            RET r0                  // 8
+        }
+        fn counter_op(step) captures(count) {
+            SETUPVAL count, r0      // 0
+            GETUPVAL r0, count      // 1
+            RET r0                  // 2
+        }
+    "#;
+    assert_eq!(
+        differential(&[not_captured], "main", &[]),
+        err(
+            ErrorKind::NotFound,
+            "SETUPVAL: the closure of `counter_op` has no upvalue `count`",
+            &[("counter_op", Some(0)), ("main", Some(7))]
+        )
+    );
+    // counter_op as a closure works; `counter`, a closure too, calling it with a plain CALL
+    // makes it run as a plain function, which is not running as a closure.
+    let as_a_closure = r#"
+        fn main() {
+            LDI r1, 7
+            PUSHARG r1
+            CALL make_mixed         // 2
+            LDI r2, 1
+            PUSHARG r0
+            PUSHARG r2
+            CALL get_field          // 6: counter_op
+            LDI r2, 2
+            PUSHARG r0
+            PUSHARG r2
+            CALL call_closure       // 10
+            RET r0
+        }
+        fn counter(step) captures(count) {
+            PUSHARG r0
+            CALL counter_op         // 1
+            RET r0
+        }
+    "#;
+    assert_eq!(differential(&[as_a_closure, COUNTERS_OP], "main", &[]), ok("9"));
+    let call_plainly = r#"
+        fn main() {
+            LDI r1, 7
+            PUSHARG r1
+            CALL make_mixed         // 2
+            LDI r2, 0
+            PUSHARG r0
+            PUSHARG r2
+            CALL get_field          // 6: counter, which CALLs counter_op
+            LDI r2, 2
+            PUSHARG r0
+            PUSHARG r2
+            CALL call_closure       // 10
+            RET r0
+        }
+        fn counter(step) captures(count) {
+            PUSHARG r0
+            CALL counter_op         // 1
+            RET r0
+        }
+    "#;
+    assert_eq!(
+        differential(&[call_plainly, COUNTERS_OP], "main", &[]),
+        err(
+            ErrorKind::Type,
+            "GETUPVAL: `counter_op` is not running as a closure",
+            &[("counter_op", Some(0)), ("counter", Some(1)), ("main", Some(10))]
+        )
+    );
+}
+
+#[test]
+fn fuel_is_charged_once_per_upvalue_instruction() {
+    // For every budget up to the program's need, the metered loop and the traced loop fail at
+    // the same instruction or finish with the same fuel left, and GETUPVAL / SETUPVAL cost one
+    // unit each.
+    let text = r#"
+        fn main() {
+            LDI r1, 0
+            PUSHARG r1
+            CALL make_counter_op    // 3 instructions here, 6 in make_counter_op
+            MOV r1, r0
+            LDI r3, 0
+            LDI r4, 3
+            LDI r5, 1
+        loop:
+            PUSHARG r1
+            PUSHARG r5
+            CALL call_closure       // 4 instructions in counter_op
+            ADD r3, r3, r5
+            CMP r3, r4
+            JMPLT loop
+            RET r0
+        }
+        fn make_counter_op(count) {
+            LDI r1, "counter_op"
+            LDI r2, "count"
+            PUSHARG r1
+            PUSHARG r2
+            CALL create_closure
+            RET r0
+        }
+    "#;
+    let needed = 3 + 6 + 4 + 3 * (3 + 4 + 3) + 1;
+    let (metered, _) = vm_in(Mode::Plain);
+    let (traced, _) = vm_in(Mode::Traced);
+    load(&metered, Mode::Plain, &[text, COUNTERS_OP]);
+    load(&traced, Mode::Plain, &[text, COUNTERS_OP]);
+    let run = |vm: &VirtualMachine, fuel: u64| {
+        vm.set_fuel(Some(fuel));
+        (Outcome::from(vm.execute("main")), vm.fuel())
+    };
+    assert_eq!(run(&metered, needed), (ok("3"), Some(0)));
+    assert_eq!(run(&traced, needed), (ok("3"), Some(0)));
+    assert_eq!(run(&metered, needed + 5), (ok("3"), Some(5)));
+    for fuel in 0..needed {
+        let outcome = run(&metered, fuel);
+        assert_eq!(outcome, run(&traced, fuel), "fuel {fuel}");
+        let Outcome::Err { kind, .. } = &outcome.0 else { panic!("fuel {fuel}: {outcome:?}") };
+        assert_eq!(*kind, ErrorKind::Limit, "fuel {fuel}");
+    }
+    // Running out exactly at the SETUPVAL of the first call: located there.
+    let Outcome::Err { call_stack, .. } = run(&metered, 3 + 6 + 4 + 3 + 2).0 else { panic!("out of fuel") };
+    assert_eq!(
+        call_stack,
+        [
+            StackFrame { function: "counter_op".into(), instruction: Some(2) },
+            StackFrame { function: "main".into(), instruction: Some(9) },
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Recursion, foreign functions, hot swaps
 // ---------------------------------------------------------------------------------------------
 
@@ -1469,6 +1822,8 @@ const HELPERS: &str = r#"
         PUSHARG r1
         CALL get_upvalue
         ADD r0, r0, r2
+        GETUPVAL r3, base       // the same cell through the instructions: unchanged
+        SETUPVAL base, r3
         RET r0
     }
 "#;

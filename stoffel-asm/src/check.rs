@@ -194,7 +194,9 @@ impl<S: Clone + Debug> Checker<S> {
                         diagnostic = match closest(upvalue, function.captures.iter().map(|c| c.text.as_str())) {
                             Some(similar) => diagnostic.with_help(format!("did you mean `{similar}`?")),
                             None => diagnostic.with_help(format!(
-                                "declare it in the header: `fn {name}(...) captures({upvalue})`"
+                                "declare it in the header: `fn {}(...) captures({})`",
+                                crate::disasm::fmt_name(name),
+                                crate::disasm::fmt_name(upvalue)
                             )),
                         };
                         self.diagnostics.push(diagnostic);

@@ -338,6 +338,7 @@ handle_conversions! {
 
 /// Argument `index` (0-based) of `callee`, converted; a left-out argument is `T::missing()`
 /// (an omitted trailing `Option`) or an arity error. Shared by foreign contexts and builtins.
+#[inline]
 pub(crate) fn argument<'a, T: FromValue<'a>>(
     args: &'a [Value],
     index: usize,

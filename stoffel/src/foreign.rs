@@ -72,7 +72,11 @@ impl ForeignFunction {
         format!("{}({})", self.name, self.parameter_types.join(", "))
     }
 
+    #[inline]
     pub(crate) fn check_arity(&self, count: usize) -> Result<(), Error> {
+        if count >= self.min_arity && self.max_arity.is_none_or(|max| count <= max) {
+            return Ok(());
+        }
         check_arity(&self.name, self.min_arity, self.max_arity, count)
     }
 }

@@ -44,8 +44,8 @@ use crate::value::{lock, Value};
 /// `AfterInstructionExecute`); then the caller's `RegisterWrite(0, ..)` and
 /// `AfterInstructionExecute(CALL)` follow. A failed call fires no `AfterFunctionCall`.
 ///
-/// Builtins: one `UpvalueRead` per `get_upvalue`, one `UpvalueWrite` per `set_upvalue`
-/// (capturing in `create_closure` reads nothing), one `ClosureCreated` per closure, and one
+/// Builtins: one `UpvalueRead` per `get_upvalue` or `GETUPVAL`, one `UpvalueWrite` per
+/// `set_upvalue` or `SETUPVAL` (capturing in `create_closure` reads nothing), one `ClosureCreated` per closure, and one
 /// object or array event per access, fired after the bounds and type checks passed (a failing
 /// access fires nothing); `array_push` fires one `ArrayElementWrite` per pushed value. They
 /// fire between the builtin's `BeforeFunctionCall` and `AfterFunctionCall`.
@@ -75,9 +75,9 @@ pub enum HookEvent {
     VariableRead(String, Value),
     /// A write of a register that holds a named parameter: name, old value, new value.
     VariableWrite(String, Value, Value),
-    /// `get_upvalue` read a closure's upvalue: name, value.
+    /// `get_upvalue` or `GETUPVAL` read a closure's upvalue: name, value.
     UpvalueRead(String, Value),
-    /// `set_upvalue` wrote a closure's upvalue: name, old value, new value.
+    /// `set_upvalue` or `SETUPVAL` wrote a closure's upvalue: name, old value, new value.
     UpvalueWrite(String, Value, Value),
     /// `get_field` read an object field: object, key, value.
     ObjectFieldRead(Value, Value, Value),

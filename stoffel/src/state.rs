@@ -132,7 +132,11 @@ impl VMState {
     }
 
     /// Pops frames down to `depth` frames, with the cells they captured (not their registers).
+    #[inline]
     pub(crate) fn truncate_frames(&mut self, depth: usize) {
+        if self.frames.len() <= depth && self.captured.last().is_none_or(|captured| captured.depth < depth) {
+            return;
+        }
         self.frames.truncate(depth);
         while self.captured.last().is_some_and(|captured| captured.depth >= depth) {
             self.captured.pop();

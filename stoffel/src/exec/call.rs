@@ -121,6 +121,7 @@ impl VMState {
 
     /// Ends a call of host code (foreign function or builtin) named `callee`: its
     /// `AfterFunctionCall` event on success, its place in the call stack on failure.
+    #[inline]
     fn finish_host_call(&self, callee: &str, result: Result<Value, Error>) -> Result<Value, Error> {
         match result {
             Ok(value) => {
