@@ -2,6 +2,9 @@
 //! with their `line:column`; programs that print and read back equal; the shipped `.stf`
 //! examples; and no panic, whatever the text, when assembling or running what assembles.
 
+mod common;
+use common::XorShift;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -431,26 +434,6 @@ fn the_shipped_examples_run() {
     assert_eq!(printed, "1\n2\nFizz\n4\nBuzz\nFizz\n7\n8\nFizz\nBuzz\n11\nFizz\n13\n14\nFizzBuzz\n");
     assert_eq!(run(CLOSURES), (Value::Int(104), "counter: 101\ncounter: 102\ncounter: 103\n".to_string()));
     assert_eq!(run(OBJECTS), (Value::Int(12), "{name: \"widget\", prices: [3, 4, 5]}\n".to_string()));
-}
-
-/// A tiny deterministic pseudo-random generator (xorshift64*).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 /// Pieces of assembler text, valid and not, for token soups and insertions.

@@ -2,6 +2,9 @@
 //! instructions: every program runs in each execution mode and all must agree on values, printed
 //! output, errors and call stacks — plus hand-picked expected values, and a randomized check.
 
+mod common;
+use common::XorShift;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -1751,34 +1754,6 @@ fn call_depth_limit_through_fused_recursion() {
 // Randomized differential test
 // ---------------------------------------------------------------------------------------------
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, low: usize, high: usize) -> usize {
-        low + self.below(high - low + 1)
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
-
 // Register roles in generated `main`s: r0 takes call results, r1..r9 are general; the rest
 // are written only by the prologue and the loop control, so loops stay bounded.
 const ARRAY: usize = 10;
@@ -1843,7 +1818,7 @@ const CALLEES: &[(&str, usize)] = &[
 ];
 
 struct Generator {
-    rng: Rng,
+    rng: XorShift,
     lines: Vec<String>,
     labels: usize,
     /// Registers that probably hold an int, as far as straight-line code tells: arithmetic
@@ -1853,7 +1828,7 @@ struct Generator {
 
 impl Generator {
     fn new(seed: u64) -> Generator {
-        Generator { rng: Rng(seed), lines: Vec::new(), labels: 0, ints: [false; 19] }
+        Generator { rng: XorShift(seed), lines: Vec::new(), labels: 0, ints: [false; 19] }
     }
 
     fn op(&mut self, text: String) {
@@ -1896,7 +1871,7 @@ impl Generator {
     fn operand(&mut self) -> usize {
         let ints: Vec<usize> = (0..READABLE).filter(|&r| self.ints[r]).collect();
         if !ints.is_empty() && self.rng.chance(90) {
-            self.rng.pick(&ints)
+            self.rng.choose(&ints)
         } else {
             self.readable()
         }
@@ -1904,9 +1879,9 @@ impl Generator {
 
     fn immediate(&mut self) -> String {
         match self.rng.below(40) {
-            0 | 1 => self.rng.pick(&["0.5", "-1.5", "nan", "inf"]).to_owned(),
-            2 => self.rng.pick(&["\"a\"", "\"b\""]).to_owned(),
-            3 => self.rng.pick(&["true", "false"]).to_owned(),
+            0 | 1 => self.rng.choose(&["0.5", "-1.5", "nan", "inf"]).to_owned(),
+            2 => self.rng.choose(&["\"a\"", "\"b\""]).to_owned(),
+            3 => self.rng.choose(&["true", "false"]).to_owned(),
             4 => "()".to_owned(),
             _ => (self.rng.range(0, 15) as i64 - 3).to_string(),
         }
@@ -1976,7 +1951,7 @@ impl Generator {
         match self.rng.below(100) {
             0..=17 => {
                 let (d, a, b) = (self.general(), self.operand(), self.operand());
-                let op = self.rng.pick(&["ADD", "SUB"]);
+                let op = self.rng.choose(&["ADD", "SUB"]);
                 self.op(format!("{op} r{d}, r{a}, r{b}"));
             }
             18..=23 => {
@@ -1996,7 +1971,7 @@ impl Generator {
                     let label = pending.swap_remove(self.rng.below(pending.len()));
                     self.place(&label);
                 }
-                let jump = self.rng.pick(&["JMPEQ", "JMPNEQ", "JMPLT", "JMPGT", "JMPEQ", "JMP"]);
+                let jump = self.rng.choose(&["JMPEQ", "JMPNEQ", "JMPLT", "JMPGT", "JMPEQ", "JMP"]);
                 let label = self.new_label();
                 self.op(format!("{jump} {label}"));
                 pending.push(label);
@@ -2023,7 +1998,7 @@ impl Generator {
     /// registers; sometimes an argument pushed early (left pending across other instructions,
     /// maybe read back with LD), a label inside the group, a wrong argument count.
     fn call(&mut self, pending: &mut Vec<String>) {
-        let (callee, fits) = self.rng.pick(CALLEES);
+        let (callee, fits) = self.rng.choose(CALLEES);
         let count = match self.rng.below(25) {
             0 => fits + 1,
             1 if fits > 1 => fits - 1,
@@ -2072,7 +2047,7 @@ impl Generator {
                 // Left pending while something else runs.
                 match self.rng.below(3) {
                     0 => {
-                        let offset = self.rng.pick(&["0", "0", "-1"]);
+                        let offset = self.rng.choose(&["0", "0", "-1"]);
                         let d = self.general();
                         self.op(format!("LD r{d}, [sp{}{offset}]", if offset == "0" { "+" } else { "" }));
                     }
@@ -2101,7 +2076,7 @@ impl Generator {
 #[test]
 fn random_programs_agree_in_every_mode() {
     let started = std::time::Instant::now();
-    let mut rng = Rng(0x5EED_CAFE_F00D_0001);
+    let mut rng = XorShift(0x5EED_CAFE_F00D_0001);
     let (mut values, mut errors) = (0, 0);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     for case in 0..400 {
