@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs both fuzz targets for SECONDS each (default 60), seeding the corpus with the shipped
+# Runs the fuzz targets for SECONDS each (default 60), seeding the corpus with the shipped
 # example programs. Needs cargo-fuzz (`cargo install cargo-fuzz`); works on stable through
 # RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
-for target in assemble execute; do
+for target in assemble execute differential; do
     mkdir -p "corpus/$target"
     cp ../examples/*.stf "corpus/$target/" 2>/dev/null || true
     # Leak detection is off: a program can build a reference cycle (an array that contains
