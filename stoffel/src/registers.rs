@@ -57,6 +57,13 @@ impl RegisterStack {
         self.top = base;
     }
 
+    /// The window `base..base + count` (empty when it does not exist, which a running frame's
+    /// window always does).
+    #[inline(always)]
+    pub(crate) fn window(&mut self, base: usize, count: usize) -> &mut [Value] {
+        self.values.get_mut(base..base + count).unwrap_or_default()
+    }
+
     /// Drops every value and the memory: the state after a failed or finished run.
     pub(crate) fn clear(&mut self) {
         self.values.clear();

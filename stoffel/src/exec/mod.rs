@@ -159,9 +159,18 @@ impl VMState {
                     }
                 };
             }
+            // The frame's registers as a local slice: each access is checked against a length
+            // held in a local, not reloaded from the stack's `Vec` after every store. Whatever
+            // borrows all of `self` ends the borrow; `reload!` takes the window again.
+            let mut regs: &mut [Value] = self.registers.window(base, function.def.register_count);
             macro_rules! reg {
                 ($r:expr) => {
-                    self.registers[base + $r as usize]
+                    regs[$r as usize]
+                };
+            }
+            macro_rules! reload {
+                () => {
+                    regs = self.registers.window(base, function.def.register_count)
                 };
             }
             macro_rules! binary {
@@ -276,6 +285,7 @@ impl VMState {
                         // Located here: `fail!` assumes `pc` already advanced.
                         Err(error) => return Err(self.locate(error)),
                     };
+                    reload!();
                 }
                 pc += 1;
                 if METERED {
@@ -294,7 +304,7 @@ impl VMState {
                                 "LD [sp{k:+}] is outside the {available} pending argument(s) of this frame"
                             )));
                         }
-                        assign(&mut self.registers[base + d as usize], &self.pending_args[index as usize]);
+                        assign(&mut reg!(d), &self.pending_args[index as usize]);
                     }
                     Op::Ldi { d, c } => assign(&mut reg!(d), &function.constants[c as usize]),
                     Op::Mov { d, a } => {
@@ -359,9 +369,7 @@ impl VMState {
                             jump!(t)
                         }
                     }
-                    Op::PushArg { a } => {
-                        push_copy(&mut self.pending_args, &self.registers[base + a as usize])
-                    }
+                    Op::PushArg { a } => push_copy(&mut self.pending_args, &reg!(a)),
                     Op::CallArgs { n, first, slot } => {
                         // The fused form serves the plain loop when this frame has no other
                         // pending arguments; everything else runs the plain `PUSHARG first`.
@@ -389,6 +397,7 @@ impl VMState {
                                         .unwrap_or_else(|| Error::arity("wrong argument count")));
                                     }
                                     let result = (builtin.code)(self, &self.registers[args]);
+                                    reload!();
                                     match result {
                                         Ok(value) => store(&mut reg!(0), value),
                                         Err(error) => {
@@ -424,6 +433,7 @@ impl VMState {
                                 }
                                 Some(Callable::CallClosure) if n > 0 => {
                                     let callee = self.closure_callee(&self.registers[args.start]);
+                                    reload!();
                                     if let Some((callee, closure)) = callee {
                                         save!(call_at);
                                         let args = args.start + 1..args.end;
@@ -439,7 +449,7 @@ impl VMState {
                                 _ => {}
                             }
                         }
-                        push_copy(&mut self.pending_args, &self.registers[base + usize::from(first)]);
+                        push_copy(&mut self.pending_args, &reg!(first));
                     }
                     Op::Call { slot } => {
                         if interrupt.load(AtomicOrdering::Relaxed) {
@@ -477,13 +487,20 @@ impl VMState {
                             fail!(Error::new(ErrorKind::Usage, "GETUPVAL without a name"));
                         };
                         let value = tri!(crate::stdlib::read_upvalue(self, "GETUPVAL", name));
+                        reload!();
                         store(&mut reg!(d), value);
                     }
                     Op::SetUpval { a, c } => {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "SETUPVAL without a name"));
                         };
-                        tri!(crate::stdlib::write_upvalue(self, "SETUPVAL", name, &reg!(a)));
+                        tri!(crate::stdlib::write_upvalue(
+                            self,
+                            "SETUPVAL",
+                            name,
+                            &self.registers[base + a as usize]
+                        ));
+                        reload!();
                     }
                     Op::Ret { a } => {
                         // An int stays behind in the register (released below, nothing to drop).
@@ -545,6 +562,7 @@ impl VMState {
                     if let Err(error) = self.trace_after(function, at, dest_old) {
                         return Err(self.locate(error));
                     }
+                    reload!();
                 }
             }
         }
