@@ -204,18 +204,9 @@ impl VMState {
                 }
             }
             Arguments::InPlace(registers) => {
+                let window = self.registers.window(0, base + count);
                 for (register, source) in (base..).zip(registers) {
-                    match &self.registers[source] {
-                        // Written as an int, not copied whole: see `exec::set_int` on why.
-                        Value::Int(int) => {
-                            let int = *int;
-                            crate::exec::set_int(&mut self.registers[register], int)
-                        }
-                        other => {
-                            let value = other.clone();
-                            crate::exec::store(&mut self.registers[register], value)
-                        }
-                    }
+                    crate::exec::copy_register(window, source, register);
                 }
             }
         }

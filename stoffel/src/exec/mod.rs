@@ -69,6 +69,18 @@ fn assign(register: &mut Value, source: &Value) {
     }
 }
 
+/// Copies register `from` into register `to` of `registers` (`MOV`, a call's parameters).
+#[inline(always)]
+pub(crate) fn copy_register(registers: &mut [Value], from: usize, to: usize) {
+    match registers[from] {
+        Value::Int(int) => set_int(&mut registers[to], int),
+        ref other => {
+            let value = other.clone();
+            replace(&mut registers[to], value);
+        }
+    }
+}
+
 /// Pushes a copy of `source` (an argument) onto a stack.
 #[inline(always)]
 pub(crate) fn push_copy(stack: &mut Vec<Value>, source: &Value) {
@@ -307,14 +319,7 @@ impl VMState {
                         assign(&mut reg!(d), &self.pending_args[index as usize]);
                     }
                     Op::Ldi { d, c } => assign(&mut reg!(d), &function.constants[c as usize]),
-                    Op::Mov { d, a } => {
-                        if let Value::Int(int) = reg!(a) {
-                            set_int(&mut reg!(d), int);
-                        } else {
-                            let value = reg!(a).clone();
-                            replace(&mut reg!(d), value);
-                        }
-                    }
+                    Op::Mov { d, a } => copy_register(regs, usize::from(a), usize::from(d)),
                     Op::Add { d, a, b } => binary_int!(arith::add, checked_add, d, a, b),
                     Op::Sub { d, a, b } => binary_int!(arith::sub, checked_sub, d, a, b),
                     Op::AddImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_add),
