@@ -1,7 +1,7 @@
 //! Activation records: one per running VM function call, on a frame stack that reuses them.
-//! A frame owns a window
-//! `base..base + register_count` of the VM's one register stack (no vector per call), its
-//! compare flag, where its pending arguments start, and the closure it runs for.
+//! A frame owns a window `base..base + register_count` of the VM's one register stack (no
+//! vector per call), its compare flag, where its pending arguments start, and the closure it
+//! runs for. Cells made by capturing parameters live on a side stack (`CapturedCell`).
 
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};

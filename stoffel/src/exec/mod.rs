@@ -60,7 +60,7 @@ pub(crate) fn store(register: &mut Value, value: Value) {
     }
 }
 
-/// Copies `source` into a register (`MOV`, `LDI`, `LD`).
+/// Copies `source` into a register (`LDI`, `LD`).
 #[inline(always)]
 fn assign(register: &mut Value, source: &Value) {
     match source {
@@ -98,7 +98,7 @@ fn replace(register: &mut Value, value: Value) {
 /// Drops a value, calling drop glue only for reference values (the compiler's glue for
 /// `Value` is an out-of-line call even for an int).
 #[inline(always)]
-fn discard(value: Value) {
+pub(crate) fn discard(value: Value) {
     if value.is_scalar() {
         std::mem::forget(value);
     } else {

@@ -126,10 +126,8 @@ pub(crate) fn write_upvalue(state: &VMState, caller: &str, name: &Str, value: &V
     let old = upvalue.set(value.clone());
     if state.hooks.active() {
         state.fire(HookEvent::UpvalueWrite(name.to_string(), old, value.clone()))?;
-    } else if !old.is_scalar() {
-        drop(old);
     } else {
-        std::mem::forget(old);
+        crate::exec::discard(old);
     }
     Ok(())
 }
