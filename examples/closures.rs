@@ -1,6 +1,6 @@
 //! Closures in `bytecode!`: a counter that keeps its count across calls, and adders that each
 //! keep their own captured value, built with the standard library's `create_closure`,
-//! `call_closure`, `get_upvalue` and `set_upvalue`.
+//! `call_closure`, `get_upvalue` and `set_upvalue` (and the `GETUPVAL` instruction).
 //!
 //! Run with `cargo run --example closures`.
 
@@ -42,11 +42,10 @@ fn main() -> Result<(), stoffel::Error> {
             RET r0
         }
 
+        // The same through the extension instruction GETUPVAL: no call, and the name is
+        // checked against captures(...) at compile time.
         fn adder(x) captures(n) {
-            MOV r1, r0                  // keep x: CALL writes r0
-            LDI r2, "n"
-            PUSHARG r2
-            CALL get_upvalue
+            GETUPVAL r1, n
             ADD r0, r0, r1
             RET r0
         }
