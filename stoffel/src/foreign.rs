@@ -74,29 +74,30 @@ impl ForeignFunction {
 
     #[inline]
     pub(crate) fn check_arity(&self, count: usize) -> Result<(), Error> {
-        if count >= self.min_arity && self.max_arity.is_none_or(|max| count <= max) {
-            return Ok(());
-        }
         check_arity(&self.name, self.min_arity, self.max_arity, count)
     }
 }
 
 /// Checks an argument count against `min..=max` (`max: None`: variadic), with an error that
-/// states the accepted range: `` `f` takes 1 to 2 arguments, but 0 were given ``.
+/// states the accepted range: `` `f` takes 1 to 2 arguments, but 0 were given ``. The check is
+/// inline (every call makes it); the message is built apart.
+#[inline]
 pub(crate) fn check_arity(name: &str, min: usize, max: Option<usize>, count: usize) -> Result<(), Error> {
-    let accepted = match max {
-        Some(max) => (min..=max).contains(&count),
-        None => count >= min,
-    };
-    if accepted {
+    if count >= min && max.is_none_or(|max| count <= max) {
         return Ok(());
     }
+    Err(arity_error(name, min, max, count))
+}
+
+#[cold]
+#[inline(never)]
+fn arity_error(name: &str, min: usize, max: Option<usize>, count: usize) -> Error {
     let expected = match max {
         Some(max) if max == min => plural(max, "argument"),
         Some(max) => format!("{min} to {max} arguments"),
         None => format!("at least {}", plural(min, "argument")),
     };
-    Err(Error::arity(format!("`{name}` takes {expected}, but {count} were given")))
+    Error::arity(format!("`{name}` takes {expected}, but {count} were given"))
 }
 
 impl std::fmt::Debug for ForeignFunction {

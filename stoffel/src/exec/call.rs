@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
-use crate::foreign::{call_guarded, check_arity, plural, ForeignFunction, ForeignFunctionContext};
+use crate::foreign::{call_guarded, plural, ForeignFunction, ForeignFunctionContext};
 use crate::hooks::HookEvent;
 use crate::state::{Callable, VMState};
 use crate::stdlib::Builtin;
@@ -317,7 +317,7 @@ impl VMState {
     /// same events and error frames as a foreign call, without its context, argument move or
     /// unwinding guard (builtins never re-enter the VM).
     fn call_builtin(&mut self, builtin: &'static Builtin, args_start: usize) -> Result<Value, Error> {
-        check_arity(builtin.name, builtin.min, builtin.max, self.pending_args.len() - args_start)?;
+        builtin.check_arity(self.pending_args.len() - args_start)?;
         self.fire_before_call(builtin.name, &self.pending_args[args_start..])?;
         let result = (builtin.code)(self, &self.pending_args[args_start..]);
         self.pending_args.truncate(args_start);

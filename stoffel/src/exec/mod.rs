@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use crate::activation::CompareFlag;
 use crate::error::{Error, ErrorKind};
-use crate::foreign::check_arity;
 use crate::hooks::HookEvent;
 use crate::state::Callable;
 use crate::state::VMState;
@@ -264,15 +263,42 @@ impl VMState {
                     }
                 }};
             }
+            // Polls for cancellation by the host, at calls and backward jumps. An interrupt is
+            // located as `fail!` locates: at the instruction before `pc`, or before `$next`.
+            macro_rules! poll_interrupt {
+                () => {
+                    if interrupt.load(AtomicOrdering::Relaxed) {
+                        interrupt.store(false, AtomicOrdering::Relaxed);
+                        fail!(interrupted());
+                    }
+                };
+                ($next:expr) => {
+                    if interrupt.load(AtomicOrdering::Relaxed) {
+                        interrupt.store(false, AtomicOrdering::Relaxed);
+                        pc = $next;
+                        fail!(interrupted());
+                    }
+                };
+            }
+            // Enters a VM function from the fused call ending at `call_at`.
+            macro_rules! enter {
+                ($slot:expr, $args:expr, $closure:expr, $call_at:expr) => {{
+                    save!($call_at);
+                    match self.enter_vm($slot, Arguments::InPlace($args), $closure) {
+                        Ok(()) => continue 'frames,
+                        Err(error) => {
+                            pc = $call_at + 1;
+                            fail!(error)
+                        }
+                    }
+                }};
+            }
             macro_rules! jump {
                 ($t:expr) => {{
                     let target = $t as usize;
                     if target < pc {
                         // Backward jumps close loops: poll for cancellation and hook changes.
-                        if interrupt.load(AtomicOrdering::Relaxed) {
-                            interrupt.store(false, AtomicOrdering::Relaxed);
-                            fail!(interrupted());
-                        }
+                        poll_interrupt!();
                         if hooks.active() != TRACED {
                             save!(target);
                             return Ok(Exit::Switch);
@@ -379,28 +405,16 @@ impl VMState {
                         // The fused form serves the plain loop when this frame has no other
                         // pending arguments; everything else runs the plain `PUSHARG first`.
                         if !TRACED && !METERED && self.pending_args.len() == args_base {
-                            if interrupt.load(AtomicOrdering::Relaxed) {
-                                interrupt.store(false, AtomicOrdering::Relaxed);
-                                pc = at + usize::from(n) + 1;
-                                fail!(interrupted());
-                            }
                             let call_at = at + usize::from(n);
+                            // Located at the CALL, as the plain path would be.
+                            poll_interrupt!(call_at + 1);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             match self.functions.slots.get(slot as usize).map(|(_, callable)| callable) {
                                 Some(Callable::Builtin(builtin)) => {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
                                     pc = call_at + 1;
-                                    if !builtin.accepts(args.len()) {
-                                        fail!(check_arity(
-                                            builtin.name,
-                                            builtin.min,
-                                            builtin.max,
-                                            args.len()
-                                        )
-                                        .err()
-                                        .unwrap_or_else(|| Error::arity("wrong argument count")));
-                                    }
+                                    tri!(builtin.check_arity(args.len()));
                                     let result = (builtin.code)(self, &self.registers[args]);
                                     reload!();
                                     match result {
@@ -412,16 +426,7 @@ impl VMState {
                                     }
                                     continue;
                                 }
-                                Some(Callable::Vm(_)) => {
-                                    save!(call_at);
-                                    match self.enter_vm(slot, Arguments::InPlace(args), None) {
-                                        Ok(()) => continue 'frames,
-                                        Err(error) => {
-                                            pc = call_at + 1;
-                                            fail!(error)
-                                        }
-                                    }
-                                }
+                                Some(Callable::Vm(_)) => enter!(slot, args, None, call_at),
                                 Some(Callable::Foreign(callee)) => {
                                     let callee = Arc::clone(callee);
                                     save!(call_at);
@@ -440,15 +445,7 @@ impl VMState {
                                     let callee = self.closure_callee(&self.registers[args.start]);
                                     reload!();
                                     if let Some((callee, closure)) = callee {
-                                        save!(call_at);
-                                        let args = args.start + 1..args.end;
-                                        match self.enter_vm(callee, Arguments::InPlace(args), Some(closure)) {
-                                            Ok(()) => continue 'frames,
-                                            Err(error) => {
-                                                pc = call_at + 1;
-                                                fail!(error)
-                                            }
-                                        }
+                                        enter!(callee, args.start + 1..args.end, Some(closure), call_at)
                                     }
                                 }
                                 _ => {}
@@ -457,10 +454,7 @@ impl VMState {
                         push_copy(&mut self.pending_args, &reg!(first));
                     }
                     Op::Call { slot } => {
-                        if interrupt.load(AtomicOrdering::Relaxed) {
-                            interrupt.store(false, AtomicOrdering::Relaxed);
-                            fail!(interrupted());
-                        }
+                        poll_interrupt!();
                         save!(pc - 1);
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,

@@ -30,10 +30,10 @@ pub(crate) struct Builtin {
 }
 
 impl Builtin {
-    /// Whether `count` arguments are accepted (the check inline; the message is built apart).
-    #[inline(always)]
-    pub(crate) fn accepts(&self, count: usize) -> bool {
-        count >= self.min && self.max.is_none_or(|max| count <= max)
+    /// Checks how many arguments a call passes.
+    #[inline]
+    pub(crate) fn check_arity(&self, count: usize) -> Result<(), Error> {
+        crate::foreign::check_arity(self.name, self.min, self.max, count)
     }
 }
 
