@@ -6,18 +6,11 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use libfuzzer_sys::fuzz_target;
-use stoffel::{ErrorKind, Value, VirtualMachine};
+mod common;
 
-fn vm(fuel: Option<u64>) -> VirtualMachine {
-    let vm = VirtualMachine::new();
-    vm.set_output(std::io::sink());
-    vm.set_fuel(fuel);
-    vm.set_max_call_depth(256);
-    vm.set_max_live_objects(10_000);
-    vm.set_max_array_length(10_000);
-    vm
-}
+use common::vm;
+use libfuzzer_sys::fuzz_target;
+use stoffel::{ErrorKind, Value};
 
 /// What a run produced, in a form two VMs can compare.
 fn outcome(result: Result<Value, stoffel::Error>) -> Option<String> {
@@ -34,8 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(program) = stoffel::asm::assemble(text) else { return };
     let metered = vm(Some(20_000));
     let plain = vm(None);
-    let functions: Vec<(String, usize)> =
-        program.functions().iter().map(|f| (f.name.clone(), f.parameters.len())).collect();
+    let functions = common::entry_points(&program);
     if metered.load(program.clone()).is_err() || plain.load(program).is_err() {
         return;
     }

@@ -2,20 +2,16 @@
 //! small fuel budget and call-depth limit — never a panic, a hang or a host stack overflow.
 #![no_main]
 
+mod common;
+
 use libfuzzer_sys::fuzz_target;
-use stoffel::{Value, VirtualMachine};
+use stoffel::Value;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(program) = stoffel::asm::assemble(text) else { return };
-    let vm = VirtualMachine::new();
-    vm.set_output(std::io::sink());
-    vm.set_fuel(Some(20_000));
-    vm.set_max_call_depth(256);
-    vm.set_max_live_objects(10_000);
-    vm.set_max_array_length(10_000);
-    let functions: Vec<(String, usize)> =
-        program.functions().iter().map(|f| (f.name.clone(), f.parameters.len())).collect();
+    let vm = common::vm(Some(20_000));
+    let functions = common::entry_points(&program);
     if vm.load(program).is_err() {
         return;
     }
