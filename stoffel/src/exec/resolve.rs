@@ -208,6 +208,14 @@ pub(crate) fn compile(
     strings: &mut HashSet<Str>,
 ) -> CompiledFunction {
     let mut constants = Vec::new();
+    // The index of a new constant; strings are the VM's interned copy.
+    let mut constant = |value: &Value| {
+        constants.push(match value {
+            Value::String(text) => Value::String(intern(strings, text)),
+            other => other.clone(),
+        });
+        (constants.len() - 1) as u32
+    };
     // Validation proved registers < 65,536 and every label defined and in range.
     let reg = |r: &usize| *r as u16;
     let target = |label: &String| def.labels.get(label).copied().unwrap_or(0) as u32;
@@ -216,13 +224,7 @@ pub(crate) fn compile(
         .iter()
         .map(|instruction| match instruction {
             Instruction::LD(d, k) => Op::Ld { d: reg(d), k: *k },
-            Instruction::LDI(d, value) => {
-                constants.push(match value {
-                    Value::String(text) => Value::String(intern(strings, text)),
-                    other => other.clone(),
-                });
-                Op::Ldi { d: reg(d), c: (constants.len() - 1) as u32 }
-            }
+            Instruction::LDI(d, value) => Op::Ldi { d: reg(d), c: constant(value) },
             Instruction::MOV(d, a) => Op::Mov { d: reg(d), a: reg(a) },
             Instruction::ADD(d, a, b) => Op::Add { d: reg(d), a: reg(a), b: reg(b) },
             Instruction::SUB(d, a, b) => Op::Sub { d: reg(d), a: reg(a), b: reg(b) },
@@ -245,12 +247,10 @@ pub(crate) fn compile(
             Instruction::CALL(name) => Op::Call { slot: functions.slot(name) },
             Instruction::RET(a) => Op::Ret { a: reg(a) },
             Instruction::GETUPVAL(d, name) => {
-                constants.push(Value::String(intern(strings, &Str::from(name.as_str()))));
-                Op::GetUpval { d: reg(d), c: (constants.len() - 1) as u32 }
+                Op::GetUpval { d: reg(d), c: constant(&Value::from(name.as_str())) }
             }
             Instruction::SETUPVAL(name, a) => {
-                constants.push(Value::String(intern(strings, &Str::from(name.as_str()))));
-                Op::SetUpval { a: reg(a), c: (constants.len() - 1) as u32 }
+                Op::SetUpval { a: reg(a), c: constant(&Value::from(name.as_str())) }
             }
         })
         .collect();
