@@ -307,9 +307,7 @@ impl VMState {
         );
         self.native_depth -= 1;
         // A panic may have skipped a nested call's own clean-up: drop what it left.
-        self.truncate_frames(mark.frames);
-        self.registers.release(mark.registers);
-        self.pending_args.truncate(mark.pending_args);
+        self.unwind_to(mark);
         self.finish_host_call(&function.name, result)
     }
 
