@@ -57,11 +57,12 @@ impl RegisterStack {
         self.top = base;
     }
 
-    /// The window `base..base + count` (empty when it does not exist, which a running frame's
-    /// window always does).
+    /// The window `base..base + count`, exactly `count` registers long; `None` when it does not
+    /// exist (a running frame's window always does). The dispatch loop's unchecked register
+    /// access relies on that length.
     #[inline(always)]
-    pub(crate) fn window(&mut self, base: usize, count: usize) -> &mut [Value] {
-        self.values.get_mut(base..base + count).unwrap_or_default()
+    pub(crate) fn window(&mut self, base: usize, count: usize) -> Option<&mut [Value]> {
+        self.values.get_mut(base..base.checked_add(count)?)
     }
 
     /// Drops every value and the memory: the state after a failed or finished run.

@@ -204,7 +204,7 @@ impl VMState {
                 }
             }
             Arguments::InPlace(registers) => {
-                let window = self.registers.window(0, base + count);
+                let window = &mut self.registers[..base + count];
                 for (register, source) in (base..).zip(registers) {
                     crate::exec::copy_register(window, source, register);
                 }
@@ -369,7 +369,7 @@ impl VMState {
     pub(crate) fn register_function(&mut self, function: crate::VMFunction) -> Result<(), Error> {
         function.validate()?;
         let name = function.name.clone();
-        let compiled = crate::exec::resolve::compile(function, &mut self.functions, &mut self.strings);
+        let compiled = crate::exec::resolve::compile(function, &mut self.functions, &mut self.strings)?;
         self.functions.define(&name, Callable::Vm(Arc::new(compiled)));
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::error::Error;
 use crate::function::VMFunction;
 use crate::instruction::Instruction;
 use crate::state::FunctionTable;
@@ -193,6 +194,45 @@ pub(crate) enum Op {
 
 const _: () = assert!(std::mem::size_of::<Op>() == 8);
 
+impl Op {
+    /// The highest register the dispatch loop reads or writes for this op through the frame's
+    /// window (a fused call's argument group counts whole).
+    pub(crate) fn highest_register(self) -> Option<u16> {
+        match self {
+            Op::Ld { d, .. } | Op::Ldi { d, .. } | Op::GetUpval { d, .. } => Some(d),
+            Op::Mov { d, a } | Op::Not { d, a } => Some(d.max(a)),
+            Op::Add { d, a, b }
+            | Op::Sub { d, a, b }
+            | Op::Mul { d, a, b }
+            | Op::Div { d, a, b }
+            | Op::Mod { d, a, b }
+            | Op::And { d, a, b }
+            | Op::Or { d, a, b }
+            | Op::Xor { d, a, b }
+            | Op::Shl { d, a, b }
+            | Op::Shr { d, a, b } => Some(d.max(a).max(b)),
+            Op::AddImm { d, a, k, .. } | Op::SubImm { d, a, k, .. } => Some(d.max(a).max(k)),
+            Op::Cmp { a, b }
+            | Op::CmpJmpEq { a, b, .. }
+            | Op::CmpJmpNeq { a, b, .. }
+            | Op::CmpJmpLt { a, b, .. }
+            | Op::CmpJmpGt { a, b, .. } => Some(a.max(b)),
+            Op::CmpImmJmpEq { a, k, .. }
+            | Op::CmpImmJmpNeq { a, k, .. }
+            | Op::CmpImmJmpLt { a, k, .. }
+            | Op::CmpImmJmpGt { a, k, .. } => Some(a.max(k)),
+            Op::PushArg { a } | Op::SetUpval { a, .. } | Op::Ret { a } => Some(a),
+            Op::CallArgs { n, first, .. } => Some(first.saturating_add(u16::from(n).saturating_sub(1))),
+            Op::Jmp { .. }
+            | Op::JmpEq { .. }
+            | Op::JmpNeq { .. }
+            | Op::JmpLt { .. }
+            | Op::JmpGt { .. }
+            | Op::Call { .. } => None,
+        }
+    }
+}
+
 /// A function ready to run: its definition (for hooks, errors, disassembly) and its code.
 pub(crate) struct CompiledFunction {
     pub(crate) def: VMFunction,
@@ -202,11 +242,16 @@ pub(crate) struct CompiledFunction {
 
 /// Lowers a function that passed [`VMFunction::validate`]; `CALL` names are resolved to slots
 /// in `functions`, creating empty slots for names not registered yet.
+///
+/// # Errors
+/// A validation error if an op would reach a register outside the function's window. Validation
+/// already rules that out; the dispatch loop's unchecked register access relies on this check,
+/// which sees the fused ops too, so it is made here, where the code is final.
 pub(crate) fn compile(
     def: VMFunction,
     functions: &mut FunctionTable,
     strings: &mut HashSet<Str>,
-) -> CompiledFunction {
+) -> Result<CompiledFunction, Error> {
     let mut constants = Vec::new();
     // The index of a new constant; strings are the VM's interned copy.
     let mut constant = |value: &Value| {
@@ -259,7 +304,18 @@ pub(crate) fn compile(
     fuse_compare_and_jump(&mut code, &targets);
     fuse_small_constants(&mut code, &constants, &targets);
     fuse_calls(&mut code, &targets);
-    CompiledFunction { def, code, constants: constants.into_boxed_slice() }
+    // `CALL` results land in r0 of the caller: every window has one.
+    let count = def.register_count;
+    if count == 0 {
+        return Err(Error::validation(format!("`{}` has no registers", def.name)));
+    }
+    if let Some(op) = code.iter().find(|op| op.highest_register().is_some_and(|r| usize::from(r) >= count)) {
+        return Err(Error::validation(format!(
+            "`{}`: {op:?} reaches beyond its {count} registers",
+            def.name
+        )));
+    }
+    Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice() })
 }
 
 /// The VM's one copy of `text`.
@@ -359,7 +415,7 @@ mod tests {
         let labels: HashMap<String, usize> = labels.iter().map(|(n, i)| (n.to_string(), *i)).collect();
         let def = VMFunction::new("f", vec![], vec![], None, 2, instructions, labels);
         def.validate().unwrap();
-        compile(def, &mut FunctionTable::default(), &mut HashSet::new()).code
+        compile(def, &mut FunctionTable::default(), &mut HashSet::new()).unwrap().code
     }
 
     #[test]
