@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::activation::CompareFlag;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::instruction::Instruction;
+use crate::signals::Signals;
 use crate::state::VMState;
 use crate::value::{lock, Value};
 
@@ -118,10 +119,10 @@ struct Hook {
 
 /// The registered hooks. Kept apart from the state's lock so a host may add or remove hooks
 /// while a program runs (from a callback or a foreign function too): readers take a snapshot.
-#[derive(Default)]
 pub(crate) struct HookManager {
     hooks: Mutex<Arc<Vec<Hook>>>,
-    enabled: AtomicUsize,
+    /// Its `HOOKS` bit says whether any hook is enabled (shared with the VM's state).
+    signals: Arc<Signals>,
     next_id: AtomicUsize,
     /// Bumped by every change, so a running VM re-reads the list only when it changed.
     generation: AtomicUsize,
@@ -133,10 +134,20 @@ pub(crate) struct HookManager {
 pub(crate) struct HookCache(std::cell::RefCell<(usize, Arc<Vec<Hook>>)>);
 
 impl HookManager {
-    /// Whether any hook is enabled: the one check the dispatch loop makes.
+    /// A manager with no hooks that keeps `signals` up to date.
+    pub(crate) fn new(signals: Arc<Signals>) -> HookManager {
+        HookManager {
+            hooks: Mutex::default(),
+            signals,
+            next_id: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether any hook is enabled (the dispatch loop polls the same bit in [`Signals`]).
     #[inline]
     pub(crate) fn active(&self) -> bool {
-        self.enabled.load(Ordering::Relaxed) != 0
+        self.signals.hooks_enabled()
     }
 
     fn update(&self, change: impl FnOnce(&mut Vec<Hook>)) {
@@ -145,7 +156,7 @@ impl HookManager {
         change(&mut next);
         // Higher priority first; among equals, the earlier registration first.
         next.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-        self.enabled.store(next.iter().filter(|hook| hook.enabled).count(), Ordering::Relaxed);
+        self.signals.set_hooks_enabled(next.iter().any(|hook| hook.enabled));
         *hooks = Arc::new(next);
         // Generation 0 is the empty cache: the first change makes it 1.
         self.generation.fetch_add(1, Ordering::Release);

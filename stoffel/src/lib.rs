@@ -33,6 +33,7 @@ mod macros;
 mod object_store;
 mod program;
 mod registers;
+mod signals;
 mod state;
 mod stdlib;
 mod value;

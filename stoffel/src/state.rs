@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::activation::{CapturedCell, FrameStack};
@@ -15,6 +14,7 @@ use crate::function::VMFunction;
 use crate::hooks::{HookCache, HookManager};
 use crate::object_store::ObjectStore;
 use crate::registers::RegisterStack;
+use crate::signals::Signals;
 use crate::value::Value;
 
 /// What a function-table slot holds.
@@ -102,7 +102,7 @@ pub struct VMState {
     /// Instructions left before a fuel error; `u64::MAX` means unmetered.
     pub(crate) fuel: u64,
     pub(crate) metered: bool,
-    pub(crate) interrupt: Arc<AtomicBool>,
+    pub(crate) signals: Arc<Signals>,
     pub(crate) native_depth: usize,
     /// String constants of loaded functions, one allocation per distinct text: names passed to
     /// builtins then compare by pointer.
@@ -110,7 +110,7 @@ pub struct VMState {
 }
 
 impl VMState {
-    pub(crate) fn new(hooks: Arc<HookManager>, interrupt: Arc<AtomicBool>) -> VMState {
+    pub(crate) fn new(hooks: Arc<HookManager>, signals: Arc<Signals>) -> VMState {
         VMState {
             functions: FunctionTable::default(),
             frames: FrameStack::default(),
@@ -125,7 +125,7 @@ impl VMState {
             limits: Limits::default(),
             fuel: u64::MAX,
             metered: false,
-            interrupt,
+            signals,
             native_depth: 0,
             strings: std::collections::HashSet::new(),
         }

@@ -3,7 +3,7 @@
 //! manages hooks, limits and the output sink.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind};
@@ -12,6 +12,7 @@ use crate::function::VMFunction;
 use crate::hooks::{HookContext, HookEvent, HookId, HookManager};
 use crate::object_store::ObjectStore;
 use crate::program::Program;
+use crate::signals::Signals;
 use crate::state::VMState;
 use crate::value::{lock, ForeignRef, Value};
 
@@ -33,7 +34,7 @@ pub struct VirtualMachine {
     /// instead of a deadlock.
     owner: AtomicU64,
     hooks: Arc<HookManager>,
-    interrupt: Arc<AtomicBool>,
+    signals: Arc<Signals>,
     store: ObjectStore,
 }
 
@@ -72,17 +73,17 @@ impl std::ops::DerefMut for StateGuard<'_> {
 /// Lets another thread stop a running program: the run fails with an
 /// [`ErrorKind::Interrupted`] error at its next call or backward jump.
 #[derive(Clone)]
-pub struct InterruptHandle(Arc<AtomicBool>);
+pub struct InterruptHandle(Arc<Signals>);
 
 impl InterruptHandle {
     /// Requests that the running (or, if none runs, the next) program stop.
     pub fn interrupt(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.interrupt();
     }
 
     /// Withdraws a request that no program has seen yet.
     pub fn reset(&self) {
-        self.0.store(false, Ordering::Relaxed);
+        self.0.take_interrupt();
     }
 }
 
@@ -140,12 +141,12 @@ impl Default for VirtualMachine {
 impl VirtualMachine {
     /// A VM with the standard library registered, printing to stdout.
     pub fn new() -> VirtualMachine {
-        let hooks = Arc::new(HookManager::default());
-        let interrupt = Arc::new(AtomicBool::new(false));
-        let mut state = VMState::new(Arc::clone(&hooks), Arc::clone(&interrupt));
+        let signals = Arc::new(Signals::default());
+        let hooks = Arc::new(HookManager::new(Arc::clone(&signals)));
+        let mut state = VMState::new(Arc::clone(&hooks), Arc::clone(&signals));
         crate::stdlib::register(&mut state);
         let store = state.store.clone();
-        VirtualMachine { state: Mutex::new(state), owner: AtomicU64::new(0), hooks, interrupt, store }
+        VirtualMachine { state: Mutex::new(state), owner: AtomicU64::new(0), hooks, signals, store }
     }
 
     fn lock(&self) -> Result<StateGuard<'_>, Error> {
@@ -369,7 +370,7 @@ impl VirtualMachine {
 
     /// A handle another thread can use to stop a running program.
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle(Arc::clone(&self.interrupt))
+        InterruptHandle(Arc::clone(&self.signals))
     }
 
     /// Runs `f` with read access to the state (function names, call depth, ...).

@@ -8,12 +8,12 @@ pub(crate) mod call;
 pub(crate) mod resolve;
 
 use std::hint::cold_path;
-use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 use crate::activation::CompareFlag;
 use crate::error::{Error, ErrorKind};
 use crate::hooks::HookEvent;
+use crate::signals::{HOOKS, INTERRUPT};
 use crate::state::Callable;
 use crate::state::VMState;
 use crate::value::Value;
@@ -134,8 +134,9 @@ impl VMState {
         &mut self,
         entry_depth: usize,
     ) -> Result<Exit, Error> {
-        let hooks = Arc::clone(&self.hooks);
-        let interrupt = Arc::clone(&self.interrupt);
+        let signals = Arc::clone(&self.signals);
+        // The signal word while this loop has nothing to notice.
+        let quiet = if TRACED { HOOKS } else { 0 };
         let mut fuel = self.fuel;
         'frames: loop {
             let Some(frame) = self.frames.last() else {
@@ -298,16 +299,14 @@ impl VMState {
             // located as `fail!` locates: at the instruction before `pc`, or before `$next`.
             macro_rules! poll_interrupt {
                 () => {
-                    if interrupt.load(AtomicOrdering::Relaxed) {
+                    if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
                         cold_path();
-                        interrupt.store(false, AtomicOrdering::Relaxed);
                         fail!(interrupted());
                     }
                 };
                 ($next:expr) => {
-                    if interrupt.load(AtomicOrdering::Relaxed) {
+                    if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
                         cold_path();
-                        interrupt.store(false, AtomicOrdering::Relaxed);
                         pc = $next;
                         fail!(interrupted());
                     }
@@ -356,12 +355,18 @@ impl VMState {
                 ($t:expr) => {{
                     let target = $t as usize;
                     if target < pc {
-                        // Backward jumps close loops: poll for cancellation and hook changes.
-                        poll_interrupt!();
-                        if hooks.active() != TRACED {
+                        // Backward jumps close loops: poll for cancellation and hook changes,
+                        // one load and compare while there are none.
+                        let word = signals.load();
+                        if word != quiet {
                             cold_path();
-                            save!(target);
-                            return Ok(Exit::Switch);
+                            if word & INTERRUPT != 0 && signals.take_interrupt() {
+                                fail!(interrupted());
+                            }
+                            if (word & HOOKS != 0) != TRACED {
+                                save!(target);
+                                return Ok(Exit::Switch);
+                            }
                         }
                     }
                     pc = target;
@@ -502,7 +507,7 @@ impl VMState {
                                     store(&mut self.registers[base], tri!(result));
                                     save!(pc);
                                     // The host may have enabled hooks.
-                                    if hooks.active() != TRACED {
+                                    if signals.hooks_enabled() != TRACED {
                                         return Ok(Exit::Switch);
                                     }
                                     continue 'frames;
@@ -541,7 +546,7 @@ impl VMState {
                                     store(&mut self.registers[base], value);
                                 }
                                 save!(pc);
-                                if hooks.active() != TRACED {
+                                if signals.hooks_enabled() != TRACED {
                                     return Ok(Exit::Switch);
                                 }
                                 continue 'frames;
@@ -620,7 +625,7 @@ impl VMState {
                         if let Some(caller) = self.frames.last() {
                             caller.pc.set(caller_pc + 1);
                         }
-                        if hooks.active() != TRACED {
+                        if signals.hooks_enabled() != TRACED {
                             return Ok(Exit::Switch);
                         }
                         continue 'frames;
