@@ -1574,6 +1574,81 @@ fn fused_compare_and_jump_on_every_ordering() {
 }
 
 #[test]
+fn counted_loop_steps_agree_in_every_mode() {
+    // `ADD i, i, step` + `CMP i, limit` + jump fuses into one op (Lua's FORLOOP shape) for each
+    // condition, backward and forward; ints, floats, overflow and a type error in the step.
+    let text = r#"
+        fn up(i, step, limit) {
+            LDI r3, 0
+        again:
+            ADD r3, r3, r1          // count the steps (not fused: the CMP after it tests r0)
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPLT again
+            RET r3
+        }
+        fn down(i, step, limit) {
+            LDI r3, 0
+        again:
+            ADD r3, r3, r2
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPGT again
+            RET r3
+        }
+        fn until(i, step, limit) {
+        again:
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPNEQ again
+            RET r0
+        }
+        fn forward(i, step, limit) {
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPEQ equal
+            LDI r0, "unequal"
+            RET r0
+        equal:
+            LDI r0, "equal"
+            RET r0
+        }
+    "#;
+    let int = Value::Int;
+    let cases: Vec<(&str, [Value; 3], Outcome)> = vec![
+        ("up", [int(0), int(1), int(10)], ok("10")),
+        ("up", [int(0), int(3), int(10)], ok("12")),
+        ("up", [int(10), int(1), int(5)], ok("1")),
+        ("up", [Value::Float(0.0), Value::Float(0.5), int(2)], ok("2.0")),
+        ("up", [int(0), Value::Float(0.25), int(1)], ok("1.0")),
+        ("down", [int(10), int(-2), int(0)], ok("0")),
+        ("down", [int(10), int(-2), int(1)], ok("5")),
+        ("until", [int(0), int(7), int(49)], ok("49")),
+        ("forward", [int(1), int(1), int(2)], ok("\"equal\"")),
+        ("forward", [int(1), int(2), int(2)], ok("\"unequal\"")),
+        ("forward", [int(1), int(1), Value::from("2")], ok("\"unequal\"")),
+        (
+            "up",
+            [int(i64::MAX - 1), int(2), int(i64::MAX)],
+            err(ErrorKind::Arithmetic, "arithmetic overflow in ADD", &[("up", Some(2))]),
+        ),
+        (
+            "until",
+            [int(i64::MAX - 3), int(2), int(0)],
+            err(ErrorKind::Arithmetic, "arithmetic overflow in ADD", &[("until", Some(0))]),
+        ),
+        (
+            "until",
+            [int(0), Value::from("x"), int(3)],
+            err(ErrorKind::Type, "ADD cannot take int and string", &[("until", Some(0))]),
+        ),
+    ];
+    for (entry, args, expected) in cases {
+        assert_eq!(differential(&[text], entry, &args), expected, "{entry}({args:?})");
+    }
+}
+
+#[test]
 fn a_conditional_jump_that_is_a_label_target_keeps_the_flag() {
     // `check` is a target: its JMPLT does not fuse with the CMP before it, and when reached by
     // `JMP check` it tests the flag of the first CMP. The flag also survives a fused call.

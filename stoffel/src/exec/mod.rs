@@ -295,6 +295,28 @@ impl VMState {
                     }
                 }};
             }
+            // `ADD i, i, step` fused with the compare-and-jump on the new `i` after it.
+            macro_rules! add_compare_and_jump {
+                ($offset:expr, $i:expr, $step:expr, $limit:expr, $taken:expr) => {{
+                    let fast = match (reg!($i), reg!($step), reg!($limit)) {
+                        (Value::Int(i), Value::Int(step), Value::Int(limit)) => {
+                            i.checked_add(*step).map(|next| (next, *limit))
+                        }
+                        _ => None,
+                    };
+                    match fast {
+                        Some((next, limit)) if !TRACED && !METERED => {
+                            set_int(reg_mut!($i), next);
+                            flag = CompareFlag::from_ordering(Some(next.cmp(&limit)));
+                            pc += 2;
+                            if $taken(flag) {
+                                jump!((pc - 3) as isize + isize::from($offset))
+                            }
+                        }
+                        _ => binary!(arith::add, $i, $i, $step),
+                    }
+                }};
+            }
             // Polls for cancellation by the host, at calls and backward jumps. An interrupt is
             // located as `fail!` locates: at the instruction before `pc`, or before `$next`.
             macro_rules! poll_interrupt {
@@ -470,6 +492,18 @@ impl VMState {
                         if flag == CompareFlag::Greater {
                             jump!(t)
                         }
+                    }
+                    Op::AddCmpJmpEq { offset, i, step, limit } => {
+                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Equal)
+                    }
+                    Op::AddCmpJmpNeq { offset, i, step, limit } => {
+                        add_compare_and_jump!(offset, i, step, limit, |f| f != CompareFlag::Equal)
+                    }
+                    Op::AddCmpJmpLt { offset, i, step, limit } => {
+                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Less)
+                    }
+                    Op::AddCmpJmpGt { offset, i, step, limit } => {
+                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Greater)
                     }
                     Op::PushArg { a } => push_copy(&mut self.pending_args, reg!(a)),
                     Op::CallArgs { n, first, slot } => {

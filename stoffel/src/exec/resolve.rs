@@ -162,6 +162,34 @@ pub(crate) enum Op {
         k: u16,
         t: u16,
     },
+    /// Superinstruction: `ADD i, i, step` and the fused compare-and-jump after it that tests
+    /// the new `i` against `limit` — a counted loop's step, Lua's `FORLOOP`. The jump target
+    /// is `offset` instructions from this op. Traced and metered runs (and non-int operands, or
+    /// overflow) execute it as the plain `ADD` and go on to the compare.
+    AddCmpJmpEq {
+        offset: i8,
+        i: u16,
+        step: u16,
+        limit: u16,
+    },
+    AddCmpJmpNeq {
+        offset: i8,
+        i: u16,
+        step: u16,
+        limit: u16,
+    },
+    AddCmpJmpLt {
+        offset: i8,
+        i: u16,
+        step: u16,
+        limit: u16,
+    },
+    AddCmpJmpGt {
+        offset: i8,
+        i: u16,
+        step: u16,
+        limit: u16,
+    },
     PushArg {
         a: u16,
     },
@@ -212,6 +240,10 @@ impl Op {
             | Op::Shl { d, a, b }
             | Op::Shr { d, a, b } => Some(d.max(a).max(b)),
             Op::AddImm { d, a, k, .. } | Op::SubImm { d, a, k, .. } => Some(d.max(a).max(k)),
+            Op::AddCmpJmpEq { i, step, limit, .. }
+            | Op::AddCmpJmpNeq { i, step, limit, .. }
+            | Op::AddCmpJmpLt { i, step, limit, .. }
+            | Op::AddCmpJmpGt { i, step, limit, .. } => Some(i.max(step).max(limit)),
             Op::Cmp { a, b }
             | Op::CmpJmpEq { a, b, .. }
             | Op::CmpJmpNeq { a, b, .. }
@@ -303,6 +335,7 @@ pub(crate) fn compile(
     let targets: HashSet<usize> = def.labels.values().copied().collect();
     fuse_compare_and_jump(&mut code, &targets);
     fuse_small_constants(&mut code, &constants, &targets);
+    fuse_counted_loops(&mut code, &targets);
     fuse_calls(&mut code, &targets);
     // `CALL` results land in r0 of the caller: every window has one.
     let count = def.register_count;
@@ -371,6 +404,35 @@ fn fuse_small_constants(code: &mut [Op], constants: &[Value], targets: &HashSet<
             _ => continue,
         };
         code[index] = fused;
+    }
+}
+
+/// Fuses an in-place `ADD i, i, step` with the fused compare-and-jump right after it that
+/// compares the new `i` (first) against another register, when the compare is not a jump
+/// target and its target is within `i8` reach of the `ADD`.
+fn fuse_counted_loops(code: &mut [Op], targets: &HashSet<usize>) {
+    for index in 0..code.len().saturating_sub(1) {
+        let Op::Add { d: i, a, b: step } = code[index] else { continue };
+        if a != i || targets.contains(&(index + 1)) {
+            continue;
+        }
+        let (compared, limit, t) = match code[index + 1] {
+            Op::CmpJmpEq { a, b, t }
+            | Op::CmpJmpNeq { a, b, t }
+            | Op::CmpJmpLt { a, b, t }
+            | Op::CmpJmpGt { a, b, t } => (a, b, t),
+            _ => continue,
+        };
+        if compared != i || limit == i {
+            continue;
+        }
+        let Ok(offset) = i8::try_from(i64::from(t) - index as i64) else { continue };
+        code[index] = match code[index + 1] {
+            Op::CmpJmpEq { .. } => Op::AddCmpJmpEq { offset, i, step, limit },
+            Op::CmpJmpNeq { .. } => Op::AddCmpJmpNeq { offset, i, step, limit },
+            Op::CmpJmpLt { .. } => Op::AddCmpJmpLt { offset, i, step, limit },
+            _ => Op::AddCmpJmpGt { offset, i, step, limit },
+        };
     }
 }
 
@@ -457,6 +519,30 @@ mod tests {
         assert_eq!(code[3], Op::SubImm { imm: -1, d: 0, a: 0, k: 1 });
         assert_eq!(code[4], Op::Sub { d: 0, a: 0, b: 1 });
         assert_eq!(code[5], Op::AddImm { imm: 3, d: 0, a: 0, k: 1 });
+    }
+
+    #[test]
+    fn a_counted_loop_step_fuses_with_its_compare_and_jump() {
+        let code = compiled(
+            vec![
+                Instruction::ADD(0, 0, 1),
+                Instruction::CMP(0, 1),
+                Instruction::JMPLT("top".into()),
+                Instruction::ADD(1, 0, 1),
+                Instruction::CMP(1, 0),
+                Instruction::JMPGT("top".into()),
+                Instruction::ADD(0, 0, 1),
+                Instruction::CMP(1, 0),
+                Instruction::JMPNEQ("end".into()),
+                Instruction::RET(0),
+            ],
+            &[("top", 0), ("end", 9)],
+        );
+        assert_eq!(code[0], Op::AddCmpJmpLt { offset: 0, i: 0, step: 1, limit: 1 });
+        assert_eq!(code[1], Op::CmpJmpLt { a: 0, b: 1, t: 0 }, "the compare stays for fallbacks");
+        // Not in place (ADD 1, 0, 1), or the compare tests another register: not fused.
+        assert_eq!(code[3], Op::Add { d: 1, a: 0, b: 1 });
+        assert_eq!(code[6], Op::Add { d: 0, a: 0, b: 1 });
     }
 
     #[test]
