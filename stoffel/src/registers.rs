@@ -65,6 +65,21 @@ impl RegisterStack {
         self.values.get_mut(base..base.checked_add(count)?)
     }
 
+    /// Copies the registers `from` (below `to`) into the window just opened at `to`. Its
+    /// registers hold unit, so each is written without reading or dropping the old value.
+    #[inline(always)]
+    pub(crate) fn pass(&mut self, from: std::ops::Range<usize>, to: usize) {
+        let (below, window) = self.values.split_at_mut(to);
+        for (source, register) in below[from].iter().zip(window) {
+            let value = match source {
+                Value::Int(int) => Value::Int(*int),
+                other => other.clone(),
+            };
+            // A unit needs no drop (and were it anything else, forgetting it would only leak).
+            std::mem::forget(std::mem::replace(register, value));
+        }
+    }
+
     /// Drops every value and the memory: the state after a failed or finished run.
     pub(crate) fn clear(&mut self) {
         self.values.clear();

@@ -203,16 +203,26 @@ impl VMState {
                     crate::exec::store(&mut self.registers[register], value);
                 }
             }
-            Arguments::InPlace(registers) => {
-                let window = &mut self.registers[..base + count];
-                for (register, source) in (base..).zip(registers) {
-                    crate::exec::copy_register(window, source, register);
-                }
-            }
+            Arguments::InPlace(registers) => self.registers.pass(registers, base),
         }
         let args_base = self.pending_args.len();
         self.frames.push(function, base, args_base, closure);
         Ok(())
+    }
+
+    /// Pops the top frame after its `RET`: its registers, the pending arguments it left, the
+    /// cells it captured.
+    #[inline(always)]
+    pub(crate) fn leave_frame(&mut self) {
+        if let Some(frame) = self.frames.pop() {
+            self.registers.release(frame.base);
+            if self.pending_args.len() > frame.args_base {
+                self.pending_args.truncate(frame.args_base);
+            }
+            if self.captured.last().is_some_and(|cell| cell.depth >= self.frames.len()) {
+                self.truncate_frames(self.frames.len());
+            }
+        }
     }
 
     /// Why `function` cannot be entered with `given` arguments (kept out of the call path).

@@ -74,18 +74,6 @@ fn assign(register: &mut Value, source: &Value) {
     }
 }
 
-/// Copies register `from` into register `to` of `registers` (`MOV`, a call's parameters).
-#[inline(always)]
-pub(crate) fn copy_register(registers: &mut [Value], from: usize, to: usize) {
-    match registers[from] {
-        Value::Int(int) => set_int(&mut registers[to], int),
-        ref other => {
-            let value = other.clone();
-            replace(&mut registers[to], value);
-        }
-    }
-}
-
 /// Pushes a copy of `source` (an argument) onto a stack.
 #[inline(always)]
 pub(crate) fn push_copy(stack: &mut Vec<Value>, source: &Value) {
@@ -364,10 +352,7 @@ impl VMState {
                         enter!($slot, args, $closure, $call_at)
                     }
                     self.registers.open(count);
-                    let window = &mut self.registers[..new_base + count];
-                    for (to, from) in (new_base..).zip(args) {
-                        copy_register(window, from, to);
-                    }
+                    self.registers.pass(args, new_base);
                     save!($call_at);
                     self.frames.push(callee, new_base, self.pending_args.len(), $closure);
                     continue 'frames;
@@ -612,6 +597,25 @@ impl VMState {
                         reload!();
                     }
                     Op::Ret { a } => {
+                        if !TRACED {
+                            if let Value::Int(int) = *reg!(a) {
+                                // The common return, an int: written into the caller's r0 as an
+                                // int, never built as a `Value` and moved (that cost a jump on
+                                // the value's tag and a drop call per return, fib).
+                                self.leave_frame();
+                                self.fuel = fuel;
+                                let caller = match self.frames.last() {
+                                    Some(caller) if self.frames.len() > entry_depth => caller,
+                                    _ => return Ok(Exit::Return(Value::Int(int))),
+                                };
+                                set_int(&mut self.registers[caller.base], int);
+                                caller.pc.set(caller.pc.get() + 1);
+                                if signals.hooks_enabled() {
+                                    return Ok(Exit::Switch);
+                                }
+                                continue 'frames;
+                            }
+                        }
                         // An int stays behind in the register (released below, nothing to drop).
                         let value = match reg_mut!(a) {
                             Value::Int(int) => Value::Int(*int),
@@ -626,15 +630,7 @@ impl VMState {
                                 value.clone()
                             )));
                         }
-                        if let Some(frame) = self.frames.pop() {
-                            self.registers.release(frame.base);
-                            if self.pending_args.len() > frame.args_base {
-                                self.pending_args.truncate(frame.args_base);
-                            }
-                            if self.captured.last().is_some_and(|cell| cell.depth >= self.frames.len()) {
-                                self.truncate_frames(self.frames.len());
-                            }
-                        }
+                        self.leave_frame();
                         self.fuel = fuel;
                         if self.frames.len() <= entry_depth {
                             return Ok(Exit::Return(value));
