@@ -4,11 +4,10 @@
 //! runs for. Cells made by capturing parameters live on a side stack (`CapturedCell`).
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::closure::Closure;
+use crate::closure::{Closure, UpvalueCell};
 use crate::exec::resolve::CompiledFunction;
-use crate::value::Value;
 
 /// The result of the last `CMP` in a frame.
 // A full word: a one-byte field inside the frame record made every call stall on store
@@ -43,7 +42,7 @@ impl CompareFlag {
 pub(crate) struct CapturedCell {
     pub(crate) depth: usize,
     pub(crate) parameter: usize,
-    pub(crate) cell: Arc<Mutex<Value>>,
+    pub(crate) cell: Arc<UpvalueCell>,
 }
 
 /// One running call of a VM function.

@@ -580,7 +580,7 @@ mod tests {
         // Closures capturing closures, a million deep.
         let mut chain = Value::Unit;
         for _ in 0..1_000_000 {
-            let cell = Arc::new(Mutex::new(chain));
+            let cell = Arc::new(crate::closure::UpvalueCell::new(chain));
             let upvalue = crate::closure::Upvalue { name: "next".into(), cell };
             chain =
                 Value::Closure(Arc::new(Closure { function: "f".into(), slot: 0, upvalues: vec![upvalue] }));

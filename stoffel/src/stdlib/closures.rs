@@ -3,11 +3,11 @@
 //! closures); `get_upvalue` / `set_upvalue` work on the calling closure's cells.
 //! (`call_closure` runs in the dispatch loop, see `exec::call`.)
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::arg;
 use crate::activation::CapturedCell;
-use crate::closure::{Closure, Upvalue};
+use crate::closure::{Closure, Upvalue, UpvalueCell};
 use crate::error::Error;
 use crate::foreign::ForeignFunctionContext;
 use crate::hooks::HookEvent;
@@ -56,7 +56,7 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
             match found {
                 Some(captured) => Arc::clone(&captured.cell),
                 None => {
-                    let cell = Arc::new(Mutex::new(state.registers[frame.base + index].clone()));
+                    let cell = Arc::new(UpvalueCell::new(state.registers[frame.base + index].clone()));
                     state.captured.push(CapturedCell { depth, parameter: index, cell: Arc::clone(&cell) });
                     cell
                 }
