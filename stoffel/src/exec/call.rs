@@ -55,6 +55,14 @@ impl VMState {
         }
     }
 
+    /// Whether the stacks stand exactly at `mark` (nothing to unwind).
+    #[inline(always)]
+    fn at_mark(&self, mark: Mark) -> bool {
+        self.frames.len() == mark.frames
+            && self.registers.top() == mark.registers
+            && self.pending_args.len() == mark.pending_args
+    }
+
     /// Drops everything above `mark`: frames, their registers, pending arguments.
     pub(crate) fn unwind_to(&mut self, mark: Mark) {
         self.truncate_frames(mark.frames);
@@ -316,8 +324,11 @@ impl VMState {
             &mut ForeignFunctionContext { args, state: self, name: &function.name },
         );
         self.native_depth -= 1;
-        // A panic may have skipped a nested call's own clean-up: drop what it left.
-        self.unwind_to(mark);
+        // A panic may have skipped a nested call's own clean-up: drop what it left (checked
+        // first: unwinding nothing cost a tenth of a foreign call, A/B).
+        if !self.at_mark(mark) {
+            self.unwind_to(mark);
+        }
         self.finish_host_call(&function.name, result)
     }
 
