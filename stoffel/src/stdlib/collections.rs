@@ -108,7 +108,12 @@ pub(super) fn array_length(_: &VMState, args: &[Value]) -> Result<Value, Error> 
 }
 
 pub(super) fn array_push(state: &VMState, args: &[Value]) -> Result<Value, Error> {
-    let array: ArrayRef = arg(args, 0, "array_push")?;
+    // Borrowed, not converted: an `ArrayRef` argument would clone (and drop) the handle.
+    let Some(Value::Array(array)) = args.first() else {
+        return Err(arg::<ArrayRef>(args, 0, "array_push")
+            .err()
+            .unwrap_or_else(|| Error::type_error("expected array")));
+    };
     let values = &args[1..];
     let max = state.store.max_array_length();
     let start = array.with_elements(|elements| {
