@@ -79,7 +79,8 @@ impl FrameStack {
     /// The innermost frame.
     #[inline(always)]
     pub(crate) fn last(&self) -> Option<&ActivationRecord> {
-        self.depth.checked_sub(1).and_then(|top| self.records.get(top))
+        // One bounds check: with no frame, `depth - 1` wraps to an index no record has.
+        self.records.get(self.depth.wrapping_sub(1))
     }
 
     /// The active frames, outermost first.

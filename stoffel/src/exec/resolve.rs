@@ -481,6 +481,35 @@ mod tests {
     }
 
     #[test]
+    fn compile_rejects_ops_outside_the_window() {
+        // Validation rules these out; `compile` checks again, on the final (fused) ops, because
+        // the dispatch loop reads registers without bounds checks on the strength of it.
+        let unvalidated = |instructions: Vec<Instruction>, registers: usize| {
+            let def = VMFunction::new("f", vec![], vec![], None, registers, instructions, HashMap::new());
+            compile(def, &mut FunctionTable::default(), &mut HashSet::new()).map(|_| ())
+        };
+        assert!(unvalidated(vec![Instruction::ADD(0, 1, 2), Instruction::RET(0)], 3).is_ok());
+        for (instructions, registers) in [
+            (vec![Instruction::ADD(0, 1, 3), Instruction::RET(0)], 3),
+            (vec![Instruction::MOV(5, 0), Instruction::RET(0)], 3),
+            (vec![Instruction::RET(3)], 3),
+            (
+                vec![
+                    Instruction::PUSHARG(1),
+                    Instruction::PUSHARG(2),
+                    Instruction::CALL("g".into()),
+                    Instruction::RET(0),
+                ],
+                2,
+            ),
+            (vec![Instruction::RET(0)], 0),
+        ] {
+            let error = unvalidated(instructions.clone(), registers).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::Validation, "{instructions:?}");
+        }
+    }
+
+    #[test]
     fn compare_and_jump_pairs_fuse_but_keep_the_jump() {
         let code = compiled(
             vec![Instruction::CMP(0, 1), Instruction::JMPLT("top".into()), Instruction::RET(0)],
