@@ -498,7 +498,9 @@ impl VMState {
                         // The fused form serves the plain loop when this frame has no other
                         // pending arguments; everything else runs the plain `PUSHARG first`.
                         if !TRACED && !METERED && self.pending_args.len() == args_base {
-                            let call_at = at + usize::from(n);
+                            // `pc` has not moved since the fetch (`at` would keep one more value
+                            // alive through the plain loop, spilled on every dispatch).
+                            let call_at = pc - 1 + usize::from(n);
                             // Located at the CALL, as the plain path would be.
                             poll_interrupt!(call_at + 1);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
