@@ -56,6 +56,13 @@ pub(crate) fn set_int(register: &mut Value, value: i64) {
 /// whole: a value returned through memory (a builtin's result) was written piecewise.
 #[inline(always)]
 pub(crate) fn store(register: &mut Value, value: Value) {
+    // Ints first, with a plain compare: as one `match`, this was a jump table on the tag, a
+    // second indirect jump after every builtin call.
+    if let Value::Int(int) = value {
+        return set_int(register, int);
+    }
+    // Out of line, or LLVM folds the test back into the jump table.
+    cold_path();
     match value {
         Value::Int(int) => set_int(register, int),
         Value::Unit => replace(register, Value::Unit),
