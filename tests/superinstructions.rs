@@ -196,6 +196,143 @@ fn fused_builtin_calls_in_loops() {
     );
 }
 
+#[test]
+fn inline_array_builtins_agree_in_every_mode() {
+    // The plain loop reads `get_field(array, int)` and pushes one value with `array_push`
+    // itself; every other case (and every traced, metered or unfused run) calls the builtin.
+    let text = r#"
+        fn make() {
+            CALL create_array
+            MOV r1, r0
+            LDI r2, 7
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push
+            LDI r2, "s"
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push
+            MOV r2, r1
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push         // the array inside itself: a reference element
+            RET r1
+        }
+        fn get(i) {
+            MOV r2, r0
+            CALL make
+            MOV r1, r0
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            RET r0
+        }
+        fn get_kind(i) {
+            PUSHARG r0
+            CALL get
+            PUSHARG r0
+            CALL type
+            RET r0
+        }
+        fn on_object(key) {
+            MOV r2, r0
+            CALL create_object
+            MOV r1, r0
+            LDI r3, 5
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            RET r0
+        }
+        fn push_on(x) {
+            MOV r1, r0
+            LDI r2, 1
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push
+            RET r0
+        }
+        fn fill(n) {
+            MOV r4, r0
+            CALL create_array
+            MOV r1, r0
+            LDI r2, 0
+            LDI r3, 1
+        again:
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push
+            ADD r2, r2, r3
+            CMP r2, r4
+            JMPLT again
+            RET r1
+        }
+    "#;
+    let int = Value::Int;
+    let cases: Vec<(&str, Value, Outcome)> = vec![
+        ("get", int(0), ok("7")),
+        ("get", int(1), ok("\"s\"")),
+        ("get_kind", int(2), ok("\"array\"")),
+        (
+            "get",
+            int(3),
+            err(
+                ErrorKind::Bounds,
+                "array index 3 out of range for length 3",
+                &[("get_field", None), ("get", Some(5))],
+            ),
+        ),
+        (
+            "get",
+            int(-1),
+            err(
+                ErrorKind::Bounds,
+                "array index -1 out of range for length 3",
+                &[("get_field", None), ("get", Some(5))],
+            ),
+        ),
+        (
+            "get",
+            Value::from("0"),
+            err(
+                ErrorKind::Type,
+                "array index must be an int, found string",
+                &[("get_field", None), ("get", Some(5))],
+            ),
+        ),
+        ("on_object", int(1), ok("5")),
+        ("on_object", Value::from("k"), ok("5")),
+        (
+            "push_on",
+            int(1),
+            err(
+                ErrorKind::Type,
+                "argument 1 of `array_push`: expected array, found int",
+                &[("array_push", None), ("push_on", Some(4))],
+            ),
+        ),
+        ("fill", int(4), ok("[0, 1, 2, 3]")),
+    ];
+    for (entry, arg, expected) in cases {
+        assert_eq!(differential(&[text], entry, std::slice::from_ref(&arg)), expected, "{entry}({arg:?})");
+    }
+    // A full array: the push goes to the builtin, which reports the limit.
+    let outcomes = each_mode(|vm, mode| {
+        vm.set_max_array_length(3);
+        load(vm, mode, &[text]);
+        vec![Outcome::from(vm.call("fill", &[int(3)])), Outcome::from(vm.call("fill", &[int(4)]))]
+    });
+    assert_eq!(outcomes[0], ok("[0, 1, 2]"));
+    assert_eq!(
+        outcomes[1],
+        err(ErrorKind::Limit, "array length limit of 3 reached", &[("array_push", None), ("fill", Some(7))])
+    );
+}
+
 /// `place(a, b, c) = 100a + 10b + c` and `place4`: argument order made visible.
 const PLACE: &str = r#"
     fn place(a, b, c) {

@@ -445,6 +445,25 @@ impl ArrayRef {
         lock(&self.0.elements).get(index).cloned()
     }
 
+    /// The element at an int `index`, or `None` when out of range (`get_field`'s fast path).
+    #[inline]
+    pub(crate) fn element(&self, index: i64) -> Option<Value> {
+        let index = usize::try_from(index).ok()?;
+        lock(&self.0.elements).get(index).cloned()
+    }
+
+    /// Appends a copy of `value` unless the array already holds `max` elements; the new
+    /// length (`array_push`'s fast path).
+    #[inline]
+    pub(crate) fn push_within(&self, value: &Value, max: usize) -> Option<usize> {
+        let mut elements = lock(&self.0.elements);
+        if elements.len() >= max {
+            return None;
+        }
+        elements.push(value.clone());
+        Some(elements.len())
+    }
+
     /// The number of elements.
     pub fn len(&self) -> usize {
         lock(&self.0.elements).len()

@@ -16,6 +16,7 @@ use crate::hooks::HookEvent;
 use crate::signals::{HOOKS, INTERRUPT};
 use crate::state::Callable;
 use crate::state::VMState;
+use crate::stdlib::Inline;
 use crate::value::Value;
 use call::{out_of_fuel, Arguments, Called};
 use resolve::{CompiledFunction, Op};
@@ -516,6 +517,25 @@ impl VMState {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
                                     pc = call_at + 1;
+                                    if n == 2 && builtin.inline != Inline::No && !signals.hooks_enabled() {
+                                        // `first + 1` is the group's last register, inside the
+                                        // window (`compile` checked the whole group).
+                                        let second = usize::from(first) + 1;
+                                        let fast = match (builtin.inline, reg!(first)) {
+                                            (Inline::GetField, Value::Array(array)) => match *reg!(second) {
+                                                Value::Int(index) => array.element(index),
+                                                _ => None,
+                                            },
+                                            (Inline::ArrayPush, Value::Array(array)) => array
+                                                .push_within(reg!(second), self.store.max_array_length())
+                                                .map(|length| Value::Int(length as i64)),
+                                            _ => None,
+                                        };
+                                        if let Some(value) = fast {
+                                            store(reg_mut!(0u16), value);
+                                            continue;
+                                        }
+                                    }
                                     tri!(builtin.check_arity(args.len()));
                                     let result = (builtin.code)(self, &self.registers[args]);
                                     reload!();

@@ -225,10 +225,10 @@ const _: () = assert!(std::mem::size_of::<Op>() == 8);
 impl Op {
     /// The highest register the dispatch loop reads or writes for this op through the frame's
     /// window (a fused call's argument group counts whole).
-    pub(crate) fn highest_register(self) -> Option<u16> {
-        match self {
-            Op::Ld { d, .. } | Op::Ldi { d, .. } | Op::GetUpval { d, .. } => Some(d),
-            Op::Mov { d, a } | Op::Not { d, a } => Some(d.max(a)),
+    pub(crate) fn highest_register(self) -> Option<usize> {
+        let highest: u16 = match self {
+            Op::Ld { d, .. } | Op::Ldi { d, .. } | Op::GetUpval { d, .. } => d,
+            Op::Mov { d, a } | Op::Not { d, a } => d.max(a),
             Op::Add { d, a, b }
             | Op::Sub { d, a, b }
             | Op::Mul { d, a, b }
@@ -238,30 +238,34 @@ impl Op {
             | Op::Or { d, a, b }
             | Op::Xor { d, a, b }
             | Op::Shl { d, a, b }
-            | Op::Shr { d, a, b } => Some(d.max(a).max(b)),
-            Op::AddImm { d, a, k, .. } | Op::SubImm { d, a, k, .. } => Some(d.max(a).max(k)),
+            | Op::Shr { d, a, b } => d.max(a).max(b),
+            Op::AddImm { d, a, k, .. } | Op::SubImm { d, a, k, .. } => d.max(a).max(k),
             Op::AddCmpJmpEq { i, step, limit, .. }
             | Op::AddCmpJmpNeq { i, step, limit, .. }
             | Op::AddCmpJmpLt { i, step, limit, .. }
-            | Op::AddCmpJmpGt { i, step, limit, .. } => Some(i.max(step).max(limit)),
+            | Op::AddCmpJmpGt { i, step, limit, .. } => i.max(step).max(limit),
             Op::Cmp { a, b }
             | Op::CmpJmpEq { a, b, .. }
             | Op::CmpJmpNeq { a, b, .. }
             | Op::CmpJmpLt { a, b, .. }
-            | Op::CmpJmpGt { a, b, .. } => Some(a.max(b)),
+            | Op::CmpJmpGt { a, b, .. } => a.max(b),
             Op::CmpImmJmpEq { a, k, .. }
             | Op::CmpImmJmpNeq { a, k, .. }
             | Op::CmpImmJmpLt { a, k, .. }
-            | Op::CmpImmJmpGt { a, k, .. } => Some(a.max(k)),
-            Op::PushArg { a } | Op::SetUpval { a, .. } | Op::Ret { a } => Some(a),
-            Op::CallArgs { n, first, .. } => Some(first.saturating_add(u16::from(n).saturating_sub(1))),
+            | Op::CmpImmJmpGt { a, k, .. } => a.max(k),
+            Op::PushArg { a } | Op::SetUpval { a, .. } | Op::Ret { a } => a,
+            // Counted exactly: the loop reads each register of the group.
+            Op::CallArgs { n, first, .. } => {
+                return Some(usize::from(first) + usize::from(n).saturating_sub(1));
+            }
             Op::Jmp { .. }
             | Op::JmpEq { .. }
             | Op::JmpNeq { .. }
             | Op::JmpLt { .. }
             | Op::JmpGt { .. }
-            | Op::Call { .. } => None,
-        }
+            | Op::Call { .. } => return None,
+        };
+        Some(usize::from(highest))
     }
 }
 
@@ -342,7 +346,7 @@ pub(crate) fn compile(
     if count == 0 {
         return Err(Error::validation(format!("`{}` has no registers", def.name)));
     }
-    if let Some(op) = code.iter().find(|op| op.highest_register().is_some_and(|r| usize::from(r) >= count)) {
+    if let Some(op) = code.iter().find(|op| op.highest_register().is_some_and(|r| r >= count)) {
         return Err(Error::validation(format!(
             "`{}`: {op:?} reaches beyond its {count} registers",
             def.name

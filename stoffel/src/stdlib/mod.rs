@@ -27,6 +27,18 @@ pub(crate) struct Builtin {
     pub(crate) min: usize,
     pub(crate) max: Option<usize>,
     pub(crate) code: DirectFn,
+    /// The common case the dispatch loop does itself, without calling `code`.
+    pub(crate) inline: Inline,
+}
+
+/// Builtins whose common case the dispatch loop runs in place (array element by int index,
+/// push of one value, no hook enabled): the call was most of their cost. Anything else — other
+/// types, out of range, a full array, hooks — calls the builtin, which reports or fires as usual.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inline {
+    No,
+    GetField,
+    ArrayPush,
 }
 
 impl Builtin {
@@ -38,16 +50,46 @@ impl Builtin {
 }
 
 static DIRECT: &[Builtin] = &[
-    Builtin { name: "type", min: 1, max: Some(1), code: io::type_of },
-    Builtin { name: "error", min: 1, max: Some(1), code: io::raise },
-    Builtin { name: "create_object", min: 0, max: Some(0), code: collections::create_object },
-    Builtin { name: "create_array", min: 0, max: Some(1), code: collections::create_array },
-    Builtin { name: "get_field", min: 2, max: Some(2), code: collections::get_field },
-    Builtin { name: "set_field", min: 3, max: Some(3), code: collections::set_field },
-    Builtin { name: "array_length", min: 1, max: Some(1), code: collections::array_length },
-    Builtin { name: "array_push", min: 2, max: None, code: collections::array_push },
-    Builtin { name: "get_upvalue", min: 1, max: Some(1), code: closures::get_upvalue },
-    Builtin { name: "set_upvalue", min: 2, max: Some(2), code: closures::set_upvalue },
+    Builtin { name: "type", min: 1, max: Some(1), code: io::type_of, inline: Inline::No },
+    Builtin { name: "error", min: 1, max: Some(1), code: io::raise, inline: Inline::No },
+    Builtin {
+        name: "create_object",
+        min: 0,
+        max: Some(0),
+        code: collections::create_object,
+        inline: Inline::No,
+    },
+    Builtin {
+        name: "create_array",
+        min: 0,
+        max: Some(1),
+        code: collections::create_array,
+        inline: Inline::No,
+    },
+    Builtin {
+        name: "get_field",
+        min: 2,
+        max: Some(2),
+        code: collections::get_field,
+        inline: Inline::GetField,
+    },
+    Builtin { name: "set_field", min: 3, max: Some(3), code: collections::set_field, inline: Inline::No },
+    Builtin {
+        name: "array_length",
+        min: 1,
+        max: Some(1),
+        code: collections::array_length,
+        inline: Inline::No,
+    },
+    Builtin {
+        name: "array_push",
+        min: 2,
+        max: None,
+        code: collections::array_push,
+        inline: Inline::ArrayPush,
+    },
+    Builtin { name: "get_upvalue", min: 1, max: Some(1), code: closures::get_upvalue, inline: Inline::No },
+    Builtin { name: "set_upvalue", min: 2, max: Some(2), code: closures::set_upvalue, inline: Inline::No },
 ];
 
 type ContextFn = fn(&mut ForeignFunctionContext<'_>) -> Result<Value, Error>;
