@@ -345,3 +345,32 @@ fn fused_small_constants_keep_the_plain_semantics() {
     ];
     assert_eq!(run(body).unwrap(), Value::Float(2.5));
 }
+
+#[test]
+fn an_in_place_add_agrees_with_an_add_into_another_register() {
+    // `ADD d, d, b` runs as its own op (the destination checked once); every operand mix must
+    // give what `ADD` into a third register gives: values, errors, their location.
+    let cases = [
+        (int(2), int(3)),
+        (int(i64::MAX), int(1)),
+        (int(i64::MIN), int(-1)),
+        (int(1), Value::Float(0.5)),
+        (Value::Float(0.25), int(2)),
+        (Value::from("ab"), Value::from("cd")),
+        (int(1), Value::from("x")),
+        (Value::Unit, int(1)),
+        (Value::Bool(true), Value::Bool(false)),
+    ];
+    for (a, b) in cases {
+        let in_place = run(body![LDI(0, a.clone()), LDI(1, b.clone()), ADD(0, 0, 1), RET(0)]);
+        let other = binary(ADD, a.clone(), b.clone());
+        match (in_place, other) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y, "{a:?} + {b:?}"),
+            (Err(x), Err(y)) => {
+                assert_eq!((x.kind(), x.message()), (y.kind(), y.message()), "{a:?} + {b:?}");
+                assert_eq!(x.location().unwrap().instruction, Some(2));
+            }
+            (x, y) => panic!("{a:?} + {b:?}: {x:?} against {y:?}"),
+        }
+    }
+}

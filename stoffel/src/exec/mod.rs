@@ -297,22 +297,30 @@ impl VMState {
             // `ADD i, i, step` fused with the compare-and-jump on the new `i` after it.
             macro_rules! add_compare_and_jump {
                 ($offset:expr, $i:expr, $step:expr, $limit:expr, $taken:expr) => {{
-                    let fast = match (reg!($i), reg!($step), reg!($limit)) {
-                        (Value::Int(i), Value::Int(step), Value::Int(limit)) => {
-                            i.checked_add(*step).map(|next| (next, *limit))
-                        }
+                    // `step` and `limit` copied first (`step` may be `i`; `limit` never is), so
+                    // `i` is checked and written through one reference.
+                    let operands = match (reg!($step), reg!($limit)) {
+                        (Value::Int(step), Value::Int(limit)) => Some((*step, *limit)),
                         _ => None,
                     };
+                    let mut fast = None;
+                    if !TRACED && !METERED {
+                        if let (Some((step, limit)), Value::Int(i)) = (operands, reg_mut!($i)) {
+                            if let Some(next) = i.checked_add(step) {
+                                *i = next;
+                                fast = Some(next.cmp(&limit));
+                            }
+                        }
+                    }
                     match fast {
-                        Some((next, limit)) if !TRACED && !METERED => {
-                            set_int(reg_mut!($i), next);
-                            flag = CompareFlag::from_ordering(Some(next.cmp(&limit)));
+                        Some(ordering) => {
+                            flag = CompareFlag::from_ordering(Some(ordering));
                             pc += 2;
                             if $taken(flag) {
                                 jump!((pc - 3) as isize + isize::from($offset))
                             }
                         }
-                        _ => binary!(arith::add, $i, $i, $step),
+                        None => binary!(arith::add, $i, $i, $step),
                     }
                 }};
             }
@@ -436,6 +444,22 @@ impl VMState {
                         }
                     },
                     Op::Add { d, a, b } => binary_int!(arith::add, checked_add, d, a, b),
+                    Op::AddTo { d, b } => {
+                        let step = match reg!(b) {
+                            Value::Int(step) => Some(*step),
+                            _ => None,
+                        };
+                        let sum = match (step, reg_mut!(d)) {
+                            (Some(step), Value::Int(total)) => {
+                                total.checked_add(step).map(|sum| *total = sum)
+                            }
+                            _ => None,
+                        };
+                        if sum.is_none() {
+                            cold_path();
+                            binary!(arith::add, d, d, b)
+                        }
+                    }
                     Op::Sub { d, a, b } => binary_int!(arith::sub, checked_sub, d, a, b),
                     Op::AddImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_add),
                     Op::SubImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_sub),

@@ -30,6 +30,12 @@ pub(crate) enum Op {
         a: u16,
         b: u16,
     },
+    /// `ADD d, d, b`: an accumulation, its destination checked and written through one
+    /// reference (one instruction to one op, so traced and metered runs use it too).
+    AddTo {
+        d: u16,
+        b: u16,
+    },
     Sub {
         d: u16,
         a: u16,
@@ -229,6 +235,7 @@ impl Op {
         let highest: u16 = match self {
             Op::Ld { d, .. } | Op::Ldi { d, .. } | Op::GetUpval { d, .. } => d,
             Op::Mov { d, a } | Op::Not { d, a } => d.max(a),
+            Op::AddTo { d, b } => d.max(b),
             Op::Add { d, a, b }
             | Op::Sub { d, a, b }
             | Op::Mul { d, a, b }
@@ -341,6 +348,7 @@ pub(crate) fn compile(
     fuse_small_constants(&mut code, &constants, &targets);
     fuse_counted_loops(&mut code, &targets);
     fuse_calls(&mut code, &targets);
+    specialise_accumulations(&mut code);
     // `CALL` results land in r0 of the caller: every window has one.
     let count = def.register_count;
     if count == 0 {
@@ -437,6 +445,18 @@ fn fuse_counted_loops(code: &mut [Op], targets: &HashSet<usize>) {
             Op::CmpJmpLt { .. } => Op::AddCmpJmpLt { offset, i, step, limit },
             _ => Op::AddCmpJmpGt { offset, i, step, limit },
         };
+    }
+}
+
+/// Turns the `ADD d, d, b`s that no fusion took into [`Op::AddTo`] (last, so the fusions see
+/// plain `ADD`s).
+fn specialise_accumulations(code: &mut [Op]) {
+    for op in code.iter_mut() {
+        if let Op::Add { d, a, b } = *op {
+            if d == a {
+                *op = Op::AddTo { d, b };
+            }
+        }
     }
 }
 
@@ -575,7 +595,7 @@ mod tests {
         assert_eq!(code[1], Op::CmpJmpLt { a: 0, b: 1, t: 0 }, "the compare stays for fallbacks");
         // Not in place (ADD 1, 0, 1), or the compare tests another register: not fused.
         assert_eq!(code[3], Op::Add { d: 1, a: 0, b: 1 });
-        assert_eq!(code[6], Op::Add { d: 0, a: 0, b: 1 });
+        assert_eq!(code[6], Op::AddTo { d: 0, b: 1 }, "an accumulation no fusion took");
     }
 
     #[test]
