@@ -189,10 +189,7 @@ impl VMState {
         };
         let count = function.def.register_count;
         let base = self.registers.top();
-        if given != function.def.parameters.len()
-            || self.frames.len() >= self.limits.max_call_depth
-            || base + count > MAX_REGISTER_STACK
-        {
+        if !self.can_enter(function, given) {
             return Err(self.entry_error(function, given));
         }
         match &args {
@@ -231,6 +228,15 @@ impl VMState {
                 self.truncate_frames(self.frames.len());
             }
         }
+    }
+
+    /// Whether `function` can be entered with `given` arguments: the checks of every VM call
+    /// (arity, call depth, register stack size); [`VMState::entry_error`] says why not.
+    #[inline(always)]
+    pub(crate) fn can_enter(&self, function: &CompiledFunction, given: usize) -> bool {
+        given == function.def.parameters.len()
+            && self.frames.len() < self.limits.max_call_depth
+            && self.registers.top() + function.def.register_count <= MAX_REGISTER_STACK
     }
 
     /// Why `function` cannot be entered with `given` arguments (kept out of the call path).

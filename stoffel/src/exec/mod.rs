@@ -362,15 +362,10 @@ impl VMState {
                 ($callee:expr, $slot:expr, $args:expr, $closure:expr, $call_at:expr) => {{
                     let callee: &Arc<CompiledFunction> = $callee;
                     let args: std::ops::Range<usize> = $args;
-                    let new_base = self.registers.top();
-                    let count = callee.def.register_count;
-                    if args.len() != callee.def.parameters.len()
-                        || self.frames.len() >= self.limits.max_call_depth
-                        || new_base + count > call::MAX_REGISTER_STACK
-                    {
+                    if !self.can_enter(callee, args.len()) {
                         enter!($slot, args, $closure, $call_at)
                     }
-                    self.registers.open(count);
+                    let new_base = self.registers.open(callee.def.register_count);
                     self.registers.pass(args, new_base);
                     save!($call_at);
                     self.frames.push(callee, new_base, self.pending_args.len(), $closure);
