@@ -1524,6 +1524,123 @@ fn fused_calls_to_foreign_functions_fall_back() {
 }
 
 #[test]
+fn fused_foreign_calls_deliver_every_kind_of_result() {
+    // The fused call stores a foreign function's result straight into r0 (ints without
+    // building a `Value`); arguments are copied onto the stack up to four, into a buffer
+    // beyond. Every kind of result, over every kind of old r0, and failures that leave r0 alone.
+    let text = r#"
+        fn main(shared) {
+            MOV r9, r0              // a foreign object
+            LDI r1, 20
+            LDI r2, 22
+            LDI r0, "old"           // a reference value in r0, replaced by an int
+            PUSHARG r1
+            PUSHARG r2
+            CALL add                // 42
+            MOV r10, r0
+            PUSHARG r1
+            CALL half               // 10.0 over an int
+            MOV r11, r0
+            PUSHARG r9
+            PUSHARG r1
+            CALL echo               // the object back: a reference result
+            MOV r12, r0
+            CALL nothing            // (), no arguments
+            MOV r13, r0
+            LDI r3, 3
+            LDI r4, 4
+            LDI r5, 5
+            LDI r6, "six"
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            PUSHARG r4
+            PUSHARG r5
+            PUSHARG r6
+            CALL join6              // six arguments: the buffer path, a string result
+            MOV r14, r0
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            PUSHARG r9
+            CALL count4             // four arguments, one a reference
+            MOV r15, r0
+            CALL create_array
+            MOV r16, r0
+            PUSHARG r16
+            PUSHARG r10
+            PUSHARG r11
+            PUSHARG r12
+            PUSHARG r13
+            PUSHARG r14
+            PUSHARG r15
+            CALL array_push
+            RET r16
+        }
+        fn fails() {
+            LDI r0, "kept"
+            LDI r1, 1
+            LDI r2, 0
+            PUSHARG r1
+            PUSHARG r2
+            CALL divide             // 5: an error from the function
+            RET r0
+        }
+        fn panics() {
+            LDI r1, 1
+            PUSHARG r1
+            PUSHARG r1
+            CALL explode            // 3: a panic, caught
+            RET r0
+        }
+    "#;
+    let outcomes = each_mode(|vm, mode| {
+        vm.register_fn("add", |a: i64, b: i64| a + b);
+        vm.register_fn("half", |a: i64| a as f64 / 2.0);
+        vm.register_fn("echo", |object: Value, _: i64| object);
+        vm.register_fn("nothing", || ());
+        vm.register_fn("join6", |a: i64, b: i64, c: i64, d: i64, e: i64, f: String| {
+            format!("{a}-{b}-{c}-{d}-{e}-{f}")
+        });
+        vm.register_fn("count4", |a: i64, b: i64, c: i64, object: Value| {
+            a + b + c + i64::from(matches!(object, Value::Foreign(_)))
+        });
+        vm.register_fn("divide", |a: i64, b: i64| -> Result<i64, String> {
+            a.checked_div(b).ok_or_else(|| "division by zero".to_string())
+        });
+        vm.register_fn("explode", |_: i64, _: i64| -> i64 { panic!("boom") });
+        load(vm, mode, &[text]);
+        let shared = vm.register_foreign_object(0u8);
+        let object: Arc<std::sync::Mutex<u8>> = vm.foreign_object(&shared).expect("the object");
+        let before = Arc::strong_count(&object);
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            outcomes.push(vm.call("main", std::slice::from_ref(&shared)).into());
+            outcomes.push(vm.execute("fails").into());
+            outcomes.push(vm.execute("panics").into());
+        }
+        // Every copy of the object made for an argument or a register was dropped.
+        assert_eq!(Arc::strong_count(&object), before, "{mode:?}");
+        outcomes
+    });
+    assert_eq!(outcomes[0], ok(r#"[42, 10.0, <foreign u8>, (), "20-22-3-4-5-six", 46]"#));
+    assert_eq!(
+        outcomes[1],
+        err(ErrorKind::Foreign, "division by zero", &[("divide", None), ("fails", Some(5))])
+    );
+    assert_eq!(
+        outcomes[2],
+        err(
+            ErrorKind::Foreign,
+            "foreign function `explode` panicked: boom",
+            &[("explode", None), ("panics", Some(3))]
+        )
+    );
+    assert_eq!(outcomes[3..6], outcomes[0..3]);
+    assert_eq!(outcomes[6..9], outcomes[0..3]);
+}
+
+#[test]
 fn a_fused_call_sees_a_function_registered_again() {
     let main = r#"
         fn main() {

@@ -3,7 +3,8 @@
 //! medians with Stoffel's ratio to Lua. Every run checks its result.
 //!
 //! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`
-//! (`.ci/bench` installs `lua5.4` first).
+//! (`.ci/bench` installs `lua5.4` first). `--child NAME [SIZE]` runs one case once, for a
+//! profiler: `valgrind --tool=callgrind target/release/stoffel-bench --child foreign 100000`.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -31,11 +32,12 @@ fn time_runs(runs: usize, mut run: impl FnMut()) -> Duration {
     )
 }
 
-fn stoffel_time(case: &Case, runs: usize) -> Duration {
+fn stoffel_time(case: &Case, runs: usize, size: Option<i64>) -> Duration {
     let vm = stoffel_vm(case.name);
-    let expected = Value::Int(case.expected(case.argument));
+    let size = size.unwrap_or(case.argument);
+    let expected = Value::Int(case.expected(size));
     time_runs(runs, || {
-        let result = vm.call(case.entry, &[Value::Int(case.argument)]).expect("runs");
+        let result = vm.call(case.entry, &[Value::Int(size)]).expect("runs");
         assert_eq!(result, expected, "stoffel {}", case.name);
     })
 }
@@ -97,11 +99,13 @@ fn seconds(duration: Duration) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // Child mode for the memory measurement: run one case once and exit.
-    if let [_, flag, name] = args.as_slice() {
+    // Child mode (the memory measurement, profilers): run one case once, at its size or the
+    // one given (`--child foreign 100000` under callgrind), and exit.
+    if let [_, flag, name, size @ ..] = args.as_slice() {
         if flag == "--child" {
             let case = stoffel_bench::case(name).expect("known case");
-            stoffel_time(case, 1);
+            let size = size.first().map(|size| size.parse().expect("a size"));
+            stoffel_time(case, 1, size);
             return;
         }
     }
@@ -122,7 +126,7 @@ fn main() {
     println!("| benchmark | Stoffel | Lua 5.4 | Rhai | Rust | Stoffel / Lua |");
     println!("|---|---|---|---|---|---|");
     for case in CASES.iter().filter(|case| only.as_ref().is_none_or(|only| only.contains(&case.name))) {
-        let stoffel = stoffel_time(case, runs);
+        let stoffel = stoffel_time(case, runs, None);
         let lua = lua_time(case, runs);
         let rhai = with_rhai.then(|| rhai_time(case, if case.name == "loop" { 1 } else { runs.min(3) }));
         let rust = rust_time(case, runs);

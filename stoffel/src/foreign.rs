@@ -308,16 +308,14 @@ impl_into_foreign_function!(A1, A2, A3, A4, A5, A6);
 impl_into_foreign_function!(A1, A2, A3, A4, A5, A6, A7);
 impl_into_foreign_function!(A1, A2, A3, A4, A5, A6, A7, A8);
 
-/// Calls a foreign function, turning a panic into an error.
-pub(crate) fn call_guarded(
-    code: &RawForeignFn,
-    context: &mut ForeignFunctionContext<'_>,
-) -> Result<Value, Error> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| code(context))) {
+/// Runs `call` (a foreign function `name`), turning a panic into an error.
+#[inline(always)]
+pub(crate) fn call_guarded<R>(name: &str, call: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
         Ok(result) => result,
         Err(panic) => Err(Error::new(
             ErrorKind::Foreign,
-            format!("foreign function `{}` panicked: {}", context.name, panic_message(&*panic)),
+            format!("foreign function `{name}` panicked: {}", panic_message(&*panic)),
         )),
     }
 }

@@ -80,6 +80,12 @@ impl RegisterStack {
         }
     }
 
+    /// The register at `index`, if it exists (a foreign call's result goes there).
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self, index: usize) -> Option<&mut Value> {
+        self.values.get_mut(index)
+    }
+
     /// Drops every value and the memory: the state after a failed or finished run.
     pub(crate) fn clear(&mut self) {
         self.values.clear();

@@ -75,7 +75,7 @@ pub(crate) fn store(register: &mut Value, value: Value) {
 
 /// Copies `source` into a register (`LDI`, `LD`).
 #[inline(always)]
-fn assign(register: &mut Value, source: &Value) {
+pub(crate) fn assign(register: &mut Value, source: &Value) {
     match source {
         Value::Int(int) => set_int(register, *int),
         other => replace(register, other.clone()),
@@ -571,10 +571,10 @@ impl VMState {
                                 Some(Callable::Foreign(callee)) => {
                                     let callee = Arc::clone(callee);
                                     save!(call_at);
-                                    let result = self.call_foreign(&callee, Arguments::InPlace(args));
+                                    let result = self.call_foreign_into(&callee, args, base);
                                     fuel = self.fuel;
                                     pc = call_at + 1;
-                                    store(&mut self.registers[base], tri!(result));
+                                    tri!(result);
                                     save!(pc);
                                     // The host may have enabled hooks.
                                     if signals.hooks_enabled() != TRACED {
