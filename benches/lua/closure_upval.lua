@@ -1,6 +1,7 @@
 -- The same program as closure.lua: the Stoffel twin uses GETUPVAL/SETUPVAL instead of the builtins.
+local n = tonumber(arg and arg[1]) or 1000000
 local function make_counter(count) return function() count = count + 1; return count end end
 local c = make_counter(0)
 local r
-for i = 1, 1000000 do r = c() end
-assert(r == 1000000); print(r)
+for i = 1, n do r = c() end
+assert(r == n); print(r)

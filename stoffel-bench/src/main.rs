@@ -3,7 +3,9 @@
 //! medians with Stoffel's ratio to Lua. Every run checks its result.
 //!
 //! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`
-//! (`.ci/bench` installs `lua5.4` first). `--child NAME [SIZE]` runs one case once, for a
+//! (`.ci/bench` installs `lua5.4` first). `--instructions [--only …]` prints, instead of times,
+//! the instructions per unit of work (callgrind) of Stoffel and Lua: deterministic where wall
+//! time is not (code layout alone moves tight loops by ±25% on this machine). `--child NAME [SIZE]` runs one case once, for a
 //! profiler: `valgrind --tool=callgrind target/release/stoffel-bench --child foreign 100000`.
 
 use std::hint::black_box;
@@ -118,6 +120,10 @@ fn main() {
     let only: Option<Vec<&str>> =
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|v| v.split(',').collect());
     let with_rhai = !args.iter().any(|a| a == "--no-rhai");
+    if args.iter().any(|a| a == "--instructions") {
+        instructions_table(only.as_deref());
+        return;
+    }
 
     println!(
         "Medians of {runs} runs (Rhai: fewer on the slow cases). Lua: whole process; others: in process."
@@ -157,5 +163,55 @@ fn main() {
         let lua = peak_memory_kib("lua5.4", &[script.to_str().unwrap_or_default()]);
         let show = |kib: Option<u64>| kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         println!("| array peak memory | {} | {} | | | |", show(stoffel), show(lua));
+    }
+}
+
+/// The instructions `program args…` executes, counted by callgrind.
+fn callgrind(program: &str, args: &[&str]) -> Option<u64> {
+    let output = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", program])
+        .args(args)
+        .output()
+        .ok()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|line| line.contains("Collected :"))?;
+    line.split(':').next_back()?.trim().parse().ok()
+}
+
+/// Instructions per unit of work (a call for fib, an iteration or element for the rest) from
+/// runs at two sizes: their difference cancels start-up and loading.
+fn per_unit(
+    count: impl Fn(i64) -> Option<u64>,
+    sizes: (i64, i64),
+    units: impl Fn(i64) -> i64,
+) -> Option<f64> {
+    let (small, large) = sizes;
+    let extra = count(large)?.checked_sub(count(small)?)?;
+    Some(extra as f64 / (units(large) - units(small)) as f64)
+}
+
+/// The `--instructions` table: Stoffel's and Lua's instructions per unit of work.
+fn instructions_table(only: Option<&[&str]>) {
+    let me = std::env::current_exe().expect("own path");
+    let me = me.to_str().unwrap_or_default();
+    println!("Instructions per unit of work (callgrind; the difference of two sizes, so start-up cancels).");
+    println!();
+    println!("| benchmark | unit | Stoffel | Lua 5.4 | Stoffel / Lua |");
+    println!("|---|---|---|---|---|");
+    for case in CASES.iter().filter(|case| only.is_none_or(|only| only.contains(&case.name))) {
+        let (sizes, unit): ((i64, i64), &str) =
+            if case.name == "fib" { ((20, 22), "call") } else { ((100_000, 200_000), "iteration") };
+        // fib(n) makes 2·fib(n + 1) − 1 calls.
+        let units = |n: i64| if case.name == "fib" { 2 * case.expected(n + 1) - 1 } else { n };
+        let stoffel = per_unit(|n| callgrind(me, &["--child", case.name, &n.to_string()]), sizes, units);
+        let script = root().join("benches/lua").join(format!("{}.lua", case.name));
+        let script = script.to_str().unwrap_or_default();
+        let lua = per_unit(|n| callgrind("lua5.4", &[script, &n.to_string()]), sizes, units);
+        let show = |count: Option<f64>| count.map_or("n/a".into(), |count| format!("{count:.0}"));
+        let ratio = match (stoffel, lua) {
+            (Some(stoffel), Some(lua)) => format!("{:.2}×", stoffel / lua),
+            _ => "n/a".into(),
+        };
+        println!("| {} | {unit} | {} | {} | {ratio} |", case.name, show(stoffel), show(lua));
     }
 }

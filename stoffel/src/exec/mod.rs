@@ -542,6 +542,8 @@ impl VMState {
                             poll_interrupt!(call_at + 1);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             match self.functions.slots.get(slot as usize).map(|(_, callable)| callable) {
+                                // VM functions first: the arms became a chain of compares in this order.
+                                Some(Callable::Vm(callee)) => enter_fast!(callee, slot, args, None, call_at),
                                 Some(Callable::Builtin(builtin)) => {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
@@ -577,7 +579,6 @@ impl VMState {
                                     }
                                     continue;
                                 }
-                                Some(Callable::Vm(callee)) => enter_fast!(callee, slot, args, None, call_at),
                                 Some(Callable::Foreign(callee)) => {
                                     let callee = Arc::clone(callee);
                                     save!(call_at);
