@@ -1097,6 +1097,123 @@ fn upvalue_instructions_and_builtins_share_a_cell_in_every_mode() {
 }
 
 #[test]
+fn inline_upvalue_builtins_agree_in_every_mode() {
+    // The plain loop runs get_upvalue/set_upvalue itself when the name is the interned
+    // constant the closure captured under; a name built at run time (not the same string),
+    // an unknown name or a plain function calls the builtin, which compares bytes or reports.
+    let text = r#"
+        fn main() {
+            LDI r2, 5
+            PUSHARG r2
+            CALL make                // r0 = a closure over cell = 5
+            MOV r3, r0
+            PUSHARG r3
+            CALL call_closure        // the closure's own report
+            RET r0
+        }
+        fn make(cell) {
+            LDI r2, "poke"
+            LDI r3, "cell"
+            PUSHARG r2
+            PUSHARG r3
+            CALL create_closure
+            RET r0
+        }
+        fn poke() captures(cell) {
+            CALL create_array
+            MOV r9, r0               // what each step saw
+            LDI r0, "a reference in r0"
+            LDI r1, "cell"
+            PUSHARG r1
+            CALL get_upvalue         // interned name: inline, an int over a string in r0
+            MOV r2, r0
+            PUSHARG r9
+            PUSHARG r2
+            CALL array_push
+            LDI r3, 2.5
+            PUSHARG r1
+            PUSHARG r3
+            CALL set_upvalue         // a float into the cell; r0 = ()
+            MOV r4, r0
+            PUSHARG r9
+            PUSHARG r4
+            CALL array_push
+            LDI r5, "ce"
+            LDI r6, "ll"
+            ADD r7, r5, r6           // "cell", but another string: the builtin compares bytes
+            PUSHARG r7
+            CALL get_upvalue
+            MOV r2, r0
+            PUSHARG r9
+            PUSHARG r2
+            CALL array_push
+            LDI r3, "text"
+            PUSHARG r7
+            PUSHARG r3
+            CALL set_upvalue         // through the builtin, a string into the cell
+            PUSHARG r1
+            CALL get_upvalue         // inline again: a string out of the cell
+            MOV r2, r0
+            PUSHARG r9
+            PUSHARG r2
+            CALL array_push
+            LDI r3, 7
+            PUSHARG r1
+            PUSHARG r3
+            CALL set_upvalue         // back to an int
+            PUSHARG r1
+            CALL get_upvalue
+            MOV r2, r0
+            PUSHARG r9
+            PUSHARG r2
+            CALL array_push
+            RET r9
+        }
+        fn unknown() captures(cell) {
+            LDI r1, "other"
+            PUSHARG r1
+            CALL get_upvalue         // 2: no such upvalue
+            RET r0
+        }
+        fn plain() {
+            LDI r1, "cell"
+            LDI r2, 1
+            PUSHARG r1
+            PUSHARG r2
+            CALL set_upvalue         // 4: not running as a closure
+            RET r0
+        }
+        fn run_unknown(cell) {
+            LDI r1, "unknown"
+            LDI r2, "cell"
+            PUSHARG r1
+            PUSHARG r2
+            CALL create_closure
+            MOV r3, r0
+            PUSHARG r3
+            CALL call_closure
+            RET r0
+        }
+    "#;
+    assert_eq!(differential(&[text], "main", &[]), ok(r#"[5, (), 2.5, "text", 7]"#));
+    assert_eq!(
+        differential(&[text], "plain", &[]),
+        err(
+            ErrorKind::Type,
+            "set_upvalue: `plain` is not running as a closure",
+            &[("set_upvalue", None), ("plain", Some(4))]
+        )
+    );
+    let Outcome::Err { kind, message, .. } = differential(&[text], "run_unknown", &[Value::Int(1)]) else {
+        panic!("an error")
+    };
+    assert_eq!(
+        (kind, message.as_str()),
+        (ErrorKind::NotFound, "get_upvalue: the closure of `unknown` has no upvalue `other`")
+    );
+}
+
+#[test]
 fn after_a_nested_closure_returns_getupval_reads_the_callers_own_cell() {
     // outer(n) captures(x) calls inner (captures a cell of the same name, `x`, made by
     // make_inner) through a fused call_closure, a plain one and a foreign callback, and after

@@ -6,8 +6,9 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::closure::{Closure, UpvalueCell};
+use crate::closure::{Closure, Upvalue, UpvalueCell};
 use crate::exec::resolve::CompiledFunction;
+use crate::value::Str;
 
 /// The result of the last `CMP` in a frame.
 // A full word: a one-byte field inside the frame record made every call stall on store
@@ -81,6 +82,14 @@ impl FrameStack {
     pub(crate) fn last(&self) -> Option<&ActivationRecord> {
         // One bounds check: with no frame, `depth - 1` wraps to an index no record has.
         self.records.get(self.depth.wrapping_sub(1))
+    }
+
+    /// The upvalue of the innermost frame's closure named by this very string (see
+    /// [`Closure::upvalue_interned`]); `None` when it runs no closure or the name is another
+    /// string.
+    #[inline(always)]
+    pub(crate) fn running_upvalue(&self, name: &Str) -> Option<&Upvalue> {
+        self.last()?.closure.as_deref()?.upvalue_interned(name)
     }
 
     /// The active frames, outermost first.

@@ -151,6 +151,13 @@ impl Closure {
         self.upvalues.iter().find(|upvalue| upvalue.name.as_str() == name)
     }
 
+    /// The upvalue named by this very string (the interned constant `create_closure` kept): a
+    /// pointer comparison per upvalue, no bytes compared.
+    #[inline]
+    pub(crate) fn upvalue_interned(&self, name: &Str) -> Option<&Upvalue> {
+        self.upvalues.iter().find(|upvalue| upvalue.name.is(name))
+    }
+
     /// The upvalue named `name`, found by pointer first (interned names: no byte comparison).
     #[inline]
     pub(crate) fn upvalue_named(&self, name: &Str) -> Option<&Upvalue> {

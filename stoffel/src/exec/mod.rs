@@ -11,6 +11,7 @@ use std::hint::cold_path;
 use std::sync::Arc;
 
 use crate::activation::CompareFlag;
+use crate::closure::Upvalue;
 use crate::error::{Error, ErrorKind};
 use crate::hooks::HookEvent;
 use crate::signals::{HOOKS, INTERRUPT};
@@ -50,6 +51,16 @@ pub(crate) fn set_int(register: &mut Value, value: i64) {
     match register {
         Value::Int(old) => *old = value,
         other => replace(other, Value::Int(value)),
+    }
+}
+
+/// Writes unit into a register, reading only the tag of what it held.
+#[inline(always)]
+pub(crate) fn set_unit(register: &mut Value) {
+    if register.is_scalar() {
+        *register = Value::Unit;
+    } else {
+        replace(register, Value::Unit);
     }
 }
 
@@ -548,22 +559,61 @@ impl VMState {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
                                     pc = call_at + 1;
-                                    if n == 2 && builtin.inline != Inline::No && !signals.hooks_enabled() {
-                                        // `first + 1` is the group's last register, inside the
-                                        // window (`compile` checked the whole group).
+                                    if builtin.inline != Inline::No && !signals.hooks_enabled() {
+                                        // `first + 1` is the last register of a two-argument
+                                        // group, inside the window (`compile` checked it).
                                         let second = usize::from(first) + 1;
-                                        let fast = match (builtin.inline, reg!(first)) {
-                                            (Inline::GetField, Value::Array(array)) => match *reg!(second) {
-                                                Value::Int(index) => array.element(index),
-                                                _ => None,
+                                        // Each arm stores its own result, an int as an int:
+                                        // one `Option<Value>` for all arms was merged through
+                                        // memory byte by byte and stalled (perf, closure case).
+                                        macro_rules! deliver {
+                                            ($value:expr) => {
+                                                match $value {
+                                                    Some(Value::Int(int)) => {
+                                                        set_int(reg_mut!(0u16), int);
+                                                        true
+                                                    }
+                                                    Some(value) => {
+                                                        store(reg_mut!(0u16), value);
+                                                        true
+                                                    }
+                                                    None => false,
+                                                }
+                                            };
+                                        }
+                                        let done = match (builtin.inline, n, reg!(first)) {
+                                            (Inline::GetField, 2, Value::Array(array)) => match *reg!(second)
+                                            {
+                                                Value::Int(index) => deliver!(array.element(index)),
+                                                _ => false,
                                             },
-                                            (Inline::ArrayPush, Value::Array(array)) => array
-                                                .push_within(reg!(second), self.store.max_array_length())
-                                                .map(|length| Value::Int(length as i64)),
-                                            _ => None,
+                                            (Inline::ArrayPush, 2, Value::Array(array)) => {
+                                                match array
+                                                    .push_within(reg!(second), self.store.max_array_length())
+                                                {
+                                                    Some(length) => {
+                                                        set_int(reg_mut!(0u16), length as i64);
+                                                        true
+                                                    }
+                                                    None => false,
+                                                }
+                                            }
+                                            (Inline::GetUpvalue, 1, Value::String(name)) => {
+                                                deliver!(self.frames.running_upvalue(name).map(Upvalue::get))
+                                            }
+                                            (Inline::SetUpvalue, 2, Value::String(name)) => {
+                                                match self.frames.running_upvalue(name) {
+                                                    Some(upvalue) => {
+                                                        discard(upvalue.set(reg!(second).clone()));
+                                                        set_unit(reg_mut!(0u16));
+                                                        true
+                                                    }
+                                                    None => false,
+                                                }
+                                            }
+                                            _ => false,
                                         };
-                                        if let Some(value) = fast {
-                                            store(reg_mut!(0u16), value);
+                                        if done {
                                             continue;
                                         }
                                     }

@@ -32,13 +32,16 @@ pub(crate) struct Builtin {
 }
 
 /// Builtins whose common case the dispatch loop runs in place (array element by int index,
-/// push of one value, no hook enabled): the call was most of their cost. Anything else — other
-/// types, out of range, a full array, hooks — calls the builtin, which reports or fires as usual.
+/// push of one value, the running closure's upvalue by its interned name; no hook enabled):
+/// the call was most of their cost. Anything else — other types, out of range, a full array, a
+/// name not found by pointer, hooks — calls the builtin, which reports or fires as usual.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inline {
     No,
     GetField,
     ArrayPush,
+    GetUpvalue,
+    SetUpvalue,
 }
 
 impl Builtin {
@@ -88,8 +91,20 @@ static DIRECT: &[Builtin] = &[
         code: collections::array_push,
         inline: Inline::ArrayPush,
     },
-    Builtin { name: "get_upvalue", min: 1, max: Some(1), code: closures::get_upvalue, inline: Inline::No },
-    Builtin { name: "set_upvalue", min: 2, max: Some(2), code: closures::set_upvalue, inline: Inline::No },
+    Builtin {
+        name: "get_upvalue",
+        min: 1,
+        max: Some(1),
+        code: closures::get_upvalue,
+        inline: Inline::GetUpvalue,
+    },
+    Builtin {
+        name: "set_upvalue",
+        min: 2,
+        max: Some(2),
+        code: closures::set_upvalue,
+        inline: Inline::SetUpvalue,
+    },
 ];
 
 type ContextFn = fn(&mut ForeignFunctionContext<'_>) -> Result<Value, Error>;
