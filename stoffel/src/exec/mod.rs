@@ -692,6 +692,16 @@ impl VMState {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "GETUPVAL without a name"));
                         };
+                        // The running closure's cell by its interned name, when no event fires.
+                        if !TRACED && !signals.hooks_enabled() {
+                            if let Some(upvalue) = self.frames.running_upvalue(name) {
+                                match upvalue.get() {
+                                    Value::Int(int) => set_int(reg_mut!(d), int),
+                                    value => store(reg_mut!(d), value),
+                                }
+                                continue;
+                            }
+                        }
                         let value = tri!(crate::stdlib::read_upvalue(self, "GETUPVAL", name));
                         reload!();
                         store(reg_mut!(d), value);
@@ -700,6 +710,12 @@ impl VMState {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "SETUPVAL without a name"));
                         };
+                        if !TRACED && !signals.hooks_enabled() {
+                            if let Some(upvalue) = self.frames.running_upvalue(name) {
+                                discard(upvalue.set(reg!(a).clone()));
+                                continue;
+                            }
+                        }
                         tri!(crate::stdlib::write_upvalue(
                             self,
                             "SETUPVAL",
