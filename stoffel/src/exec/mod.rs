@@ -89,7 +89,7 @@ pub(crate) fn store(register: &mut Value, value: Value) {
 
 /// Copies `source` into a register (`LDI`, `LD`).
 #[inline(always)]
-pub(crate) fn assign(register: &mut Value, source: &Value) {
+fn assign(register: &mut Value, source: &Value) {
     match source {
         Value::Int(int) => set_int(register, *int),
         other => replace(register, other.clone()),
