@@ -169,9 +169,15 @@ impl VMState {
             let mut flag = frame.compare_flag.get();
 
             // Saves the frame's position and the fuel before anything that may look at them.
+            // (Unmetered, `fuel` never changes: not written back, so it is no live value of the
+            // plain loop, which is short of registers: `pc` was kept in memory.)
             macro_rules! save {
                 ($at:expr) => {{
-                    self.fuel = fuel;
+                    if METERED {
+                        if METERED {
+                            self.fuel = fuel;
+                        }
+                    }
                     if let Some(frame) = self.frames.last() {
                         frame.pc.set($at);
                         frame.compare_flag.set(flag);
@@ -633,7 +639,11 @@ impl VMState {
                                     let callee = Arc::clone(callee);
                                     save!(call_at);
                                     let result = self.call_foreign_into(&callee, args, base);
+                                    if METERED {
+                                        if METERED {
                                     fuel = self.fuel;
+                                }
+                                    }
                                     pc = call_at + 1;
                                     tri!(result);
                                     save!(pc);
@@ -666,7 +676,9 @@ impl VMState {
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,
                             Ok(Called::Returned(value)) => {
-                                fuel = self.fuel;
+                                if METERED {
+                                    fuel = self.fuel;
+                                }
                                 if TRACED {
                                     let old = std::mem::replace(&mut self.registers[base], value);
                                     // The call ended the borrow of this frame's code: look again.
@@ -683,7 +695,9 @@ impl VMState {
                                 continue 'frames;
                             }
                             Err(error) => {
-                                fuel = self.fuel;
+                                if METERED {
+                                    fuel = self.fuel;
+                                }
                                 fail!(error)
                             }
                         }
@@ -731,7 +745,11 @@ impl VMState {
                                 // int, never built as a `Value` and moved (that cost a jump on
                                 // the value's tag and a drop call per return, fib).
                                 self.leave_frame();
-                                self.fuel = fuel;
+                                if METERED {
+                                    if METERED {
+                            self.fuel = fuel;
+                        }
+                                }
                                 let caller = match self.frames.last() {
                                     Some(caller) if self.frames.len() > entry_depth => caller,
                                     _ => return Ok(Exit::Return(Value::Int(int))),
@@ -759,7 +777,9 @@ impl VMState {
                             )));
                         }
                         self.leave_frame();
-                        self.fuel = fuel;
+                        if METERED {
+                            self.fuel = fuel;
+                        }
                         if self.frames.len() <= entry_depth {
                             return Ok(Exit::Return(value));
                         }
