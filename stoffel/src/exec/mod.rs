@@ -174,9 +174,7 @@ impl VMState {
             macro_rules! save {
                 ($at:expr) => {{
                     if METERED {
-                        if METERED {
-                            self.fuel = fuel;
-                        }
+                        self.fuel = fuel;
                     }
                     if let Some(frame) = self.frames.last() {
                         frame.pc.set($at);
@@ -640,9 +638,7 @@ impl VMState {
                                     save!(call_at);
                                     let result = self.call_foreign_into(&callee, args, base);
                                     if METERED {
-                                        if METERED {
-                                    fuel = self.fuel;
-                                }
+                                        fuel = self.fuel;
                                     }
                                     pc = call_at + 1;
                                     tri!(result);
@@ -746,9 +742,7 @@ impl VMState {
                                 // the value's tag and a drop call per return, fib).
                                 self.leave_frame();
                                 if METERED {
-                                    if METERED {
-                            self.fuel = fuel;
-                        }
+                                    self.fuel = fuel;
                                 }
                                 let caller = match self.frames.last() {
                                     Some(caller) if self.frames.len() > entry_depth => caller,
