@@ -201,8 +201,7 @@ impl VMState {
             // The frame's registers as a local slice, exactly `register_count` long (checked
             // here and at every `reload!`). Whatever borrows all of `self` ends the borrow;
             // `reload!` takes the window again.
-            let count = function.def.register_count;
-            let Some(mut regs) = self.registers.window(base, count) else {
+            let Some(mut regs) = self.registers.window(base, function.def.register_count) else {
                 return Err(lost_window());
             };
             // Register access without bounds checks (they were a sixth of the loop's
@@ -228,7 +227,7 @@ impl VMState {
             }
             macro_rules! reload {
                 () => {
-                    regs = match self.registers.window(base, count) {
+                    regs = match self.registers.window(base, function.def.register_count) {
                         Some(window) => window,
                         None => return Err(lost_window()),
                     }
