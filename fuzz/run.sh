@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 for target in assemble execute differential; do
     mkdir -p "corpus/$target"
-    cp ../examples/*.stf ../benches/programs/*.stf "corpus/$target/" 2>/dev/null || true
+    cp ../examples/*.stf ../benches/programs/*.stf seeds/*.stf "corpus/$target/" 2>/dev/null || true
     # Leak detection is off: a program can build a reference cycle (an array that contains
     # itself), which reference counting does not collect — a documented limitation, not a bug.
     ASAN_OPTIONS=detect_leaks=0 RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$seconds" -max_len=4096 -detect_leaks=0

@@ -62,7 +62,8 @@ impl RegisterStack {
     /// access relies on that length.
     #[inline(always)]
     pub(crate) fn window(&mut self, base: usize, count: usize) -> Option<&mut [Value]> {
-        self.values.get_mut(base..base.checked_add(count)?)
+        // A wrapped end (impossible below the register limit) is an empty, failing range.
+        self.values.get_mut(base..base.wrapping_add(count))
     }
 
     /// Copies the registers `from` (below `to`) into the window just opened at `to`. Its
