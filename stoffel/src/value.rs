@@ -446,7 +446,9 @@ impl ArrayRef {
     }
 
     /// The element at an int `index`, or `None` when out of range (`get_field`'s fast path).
-    #[inline]
+    // Always: a call from the dispatch loop cost a tenth of the array case when LLVM's
+    // budget for the (large) loop function stopped inlining it.
+    #[inline(always)]
     pub(crate) fn element(&self, index: i64) -> Option<Value> {
         let index = usize::try_from(index).ok()?;
         lock(&self.0.elements).get(index).cloned()
@@ -454,7 +456,7 @@ impl ArrayRef {
 
     /// Appends a copy of `value` unless the array already holds `max` elements; the new
     /// length (`array_push`'s fast path).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_within(&self, value: &Value, max: usize) -> Option<usize> {
         let mut elements = lock(&self.0.elements);
         if elements.len() >= max {

@@ -342,7 +342,9 @@ impl VMState {
     }
 
     /// Calls a foreign function with the arguments in `registers` (the fused `PUSHARG…CALL`)
-    /// and writes its result into register `result_to`.
+    /// and writes its result into register `result_to`. Inlined into the dispatch loop
+    /// always: called, it cost 27 more instructions per foreign call (callgrind).
+    #[inline(always)]
     pub(crate) fn call_foreign_into(
         &mut self,
         function: &ForeignFunction,

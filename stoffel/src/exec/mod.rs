@@ -161,9 +161,9 @@ impl VMState {
             };
             // Borrowed, not cloned: no reference-count traffic per call. Whatever mutates the
             // frame stack (`call_slot`, `RET`) ends this borrow and reloads through 'frames.
-            let function: &CompiledFunction = &frame.function;
-            let code: &[Op] = &function.code;
-            let base = frame.base;
+            let mut function: &CompiledFunction = &frame.function;
+            let mut code: &[Op] = &function.code;
+            let mut base = frame.base;
             let args_base = frame.args_base;
             let mut pc = frame.pc.get();
             let mut flag = frame.compare_flag.get();
@@ -393,7 +393,17 @@ impl VMState {
                     self.registers.pass(args, new_base);
                     save!($call_at);
                     self.frames.push(callee, new_base, self.pending_args.len(), $closure);
-                    continue 'frames;
+                    // Switched to here, not through 'frames: everything the callee's frame
+                    // holds is at hand, and reading it back from the record just written made
+                    // a chain of dependent loads before its first instruction.
+                    function = callee;
+                    code = &function.code;
+                    base = new_base;
+                    // `args_base` stays: the fused call ran with no pending arguments above it.
+                    pc = 0;
+                    flag = CompareFlag::Equal;
+                    reload!();
+                    continue;
                 }};
             }
             macro_rules! jump {
