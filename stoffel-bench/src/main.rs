@@ -2,10 +2,13 @@
 //! binary, whole process), Rhai (in process) and plain Rust, in one run, as one table of
 //! medians with Stoffel's ratio to Lua. Every run checks its result.
 //!
-//! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`
-//! (`.ci/bench` installs `lua5.4` first). `--instructions [--only …]` prints, instead of times,
-//! the instructions per unit of work (callgrind) of Stoffel and Lua: deterministic where wall
-//! time is not (code layout alone moves tight loops by ±25% on this machine). `--child NAME [SIZE]` runs one case once, for a
+//! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`, or
+//! `.ci/bench` with the same arguments, which installs `lua5.4` (and valgrind for
+//! `--instructions`) first.
+//!
+//! `--instructions [--only …]` prints, instead of times, the instructions per unit of work
+//! (callgrind) of Stoffel and Lua: deterministic where wall time is not (code layout alone moves
+//! tight loops by ±25% on this machine). `--child NAME [SIZE]` runs one case once, for a
 //! profiler: `valgrind --tool=callgrind target/release/stoffel-bench --child foreign 100000`.
 
 use std::hint::black_box;
