@@ -1,6 +1,7 @@
 //! Calls: entering VM functions (a new frame window, no host recursion), calling foreign
-//! functions (pooled argument buffers, panics caught), closures, host entry points, and
-//! unwinding so that a failed call leaves no frames, registers or pending arguments behind.
+//! functions (arguments copied onto the stack or a pooled buffer, panics caught, the result
+//! delivered where it lies), closures, host entry points, and unwinding so that a failed call
+//! leaves no frames, registers or pending arguments behind.
 
 use std::ops::Range;
 use std::sync::Arc;
