@@ -89,7 +89,7 @@ impl Delivery for IntoRegister {
     }
 
     fn value(&self, state: &VMState, (): &()) -> Value {
-        state.registers[self.0].clone()
+        state.registers.get(self.0..self.0 + 1).and_then(<[Value]>::first).cloned().unwrap_or_default()
     }
 }
 
