@@ -77,7 +77,7 @@ impl Delivery for IntoRegister {
     #[inline(always)]
     fn deliver(&self, result: Result<Value, Error>, state: &mut VMState) -> Result<(), Error> {
         let Some(register) = state.registers.get_mut(self.0) else {
-            return Err(Error::new(ErrorKind::Usage, "a frame's registers are missing"));
+            return Err(crate::exec::lost_window());
         };
         // Looked at through a reference: binding the value by move copied it whole first.
         if let Ok(Value::Int(int)) = &result {

@@ -31,7 +31,7 @@ enum Exit {
 }
 
 #[cold]
-fn lost_window() -> Error {
+pub(crate) fn lost_window() -> Error {
     Error::new(ErrorKind::Usage, "a frame's registers are missing")
 }
 
