@@ -43,8 +43,14 @@ pub trait FromValue<'a>: Sized {
     /// Converts argument `position` (1-based) of `callee`, naming both on failure:
     /// `` argument 2 of `add`: expected int, found string ``.
     #[doc(hidden)]
+    #[inline]
     fn from_arg(value: &'a Value, position: usize, callee: &str) -> Result<Self, Error> {
-        Self::from_value(value).map_err(|error| error.context(format!("argument {position} of `{callee}`")))
+        // The message is built out of line: with it inline this was a call per argument of
+        // every foreign call (callgrind, foreign case).
+        match Self::from_value(value) {
+            Ok(converted) => Ok(converted),
+            Err(error) => Err(argument_context(error, position, callee)),
+        }
     }
 
     /// The value of an omitted trailing argument: `Some(None)` for `Option<T>`, else `None`
@@ -59,6 +65,13 @@ pub trait FromValue<'a>: Sized {
     fn mismatch(value: &Value) -> Error {
         Error::type_error(format!("expected {}, found {}", Self::EXPECTED, value.type_name()))
     }
+}
+
+/// Names the argument and the callee in a conversion error.
+#[cold]
+#[inline(never)]
+fn argument_context(error: Error, position: usize, callee: &str) -> Error {
+    error.context(format!("argument {position} of `{callee}`"))
 }
 
 /// Converts a Rust value into a VM value.
@@ -131,6 +144,7 @@ macro_rules! int_conversions {
     ($($ty:ty),*) => {$(
         impl FromValue<'_> for $ty {
             const EXPECTED: &'static str = "int";
+            #[inline]
             fn from_value(value: &Value) -> Result<$ty, Error> {
                 match value {
                     Value::Int(i) => <$ty>::try_from(*i).map_err(|_| {
