@@ -82,6 +82,8 @@ impl Delivery for IntoRegister {
         // Looked at through a reference: binding the value by move copied it whole first.
         if let Ok(Value::Int(int)) = &result {
             crate::exec::set_int(register, *int);
+            // An int holds nothing to drop; said so, or the drop glue is still called.
+            std::mem::forget(result);
             return Ok(());
         }
         std::hint::cold_path();
