@@ -78,6 +78,17 @@ impl UpvalueCell {
         self.set_other(value)
     }
 
+    /// Writes an int, dropping the old value: the dispatch loop's `SETUPVAL`, which has the
+    /// int in hand and no event to report the old value to.
+    #[inline]
+    pub(crate) fn set_int(&self, new: i64) {
+        if self.holds_int.load(Ordering::Acquire) {
+            self.int.store(new, Ordering::Relaxed);
+        } else {
+            drop(self.set_other(Value::Int(new)));
+        }
+    }
+
     fn set_other(&self, value: Value) -> Value {
         let mut other = lock(&self.other);
         let old = if self.holds_int.load(Ordering::Acquire) {

@@ -96,6 +96,17 @@ fn assign(register: &mut Value, source: &Value) {
     }
 }
 
+/// Writes a register's value into an upvalue cell, an int as an int: built into a `Value`,
+/// it was copied whole (16 bytes) right after `ADD` wrote its payload, and stalled store
+/// forwarding (perf, closure cases).
+#[inline(always)]
+fn write_upvalue(upvalue: &Upvalue, source: &Value) {
+    match *source {
+        Value::Int(int) => upvalue.cell.set_int(int),
+        ref other => discard(upvalue.set(other.clone())),
+    }
+}
+
 /// Pushes a copy of `source` (an argument) onto a stack.
 #[inline(always)]
 pub(crate) fn push_copy(stack: &mut Vec<Value>, source: &Value) {
@@ -617,7 +628,7 @@ impl VMState {
                                             (Inline::SetUpvalue, 2, Value::String(name)) => {
                                                 match self.frames.running_upvalue(name) {
                                                     Some(upvalue) => {
-                                                        discard(upvalue.set(reg!(second).clone()));
+                                                        write_upvalue(upvalue, reg!(second));
                                                         set_unit(reg_mut!(0u16));
                                                         true
                                                     }
@@ -731,7 +742,7 @@ impl VMState {
                         };
                         if !TRACED && !signals.hooks_enabled() {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
-                                discard(upvalue.set(reg!(a).clone()));
+                                write_upvalue(upvalue, reg!(a));
                                 continue;
                             }
                         }
