@@ -236,6 +236,19 @@ mod tests {
     }
 
     #[test]
+    fn set_int_writes_over_ints_and_over_references_alike() {
+        let cell = UpvalueCell::new(Value::Int(1));
+        cell.set_int(2);
+        assert_eq!(cell.get(), Value::Int(2));
+        let shared = Arc::new(Closure { function: "f".into(), slot: 0, upvalues: Vec::new() });
+        cell.set(Value::Closure(Arc::clone(&shared)));
+        cell.set_int(3);
+        assert_eq!(cell.get(), Value::Int(3));
+        assert_eq!(Arc::strong_count(&shared), 1, "the reference the cell held is dropped");
+        assert_eq!(*lock(&cell.other), Value::Unit, "an int leaves nothing behind the lock");
+    }
+
+    #[test]
     fn threads_writing_at_once_leave_one_of_the_written_values() {
         let cell = Arc::new(UpvalueCell::new(Value::Int(0)));
         let writers: Vec<_> = (0..4)
