@@ -197,7 +197,7 @@ impl VMState {
             macro_rules! fail {
                 ($error:expr) => {{
                     let error = $error;
-                    save!(pc - 1);
+                    save!(pc);
                     return Err(self.locate(error));
                 }};
             }
@@ -352,7 +352,7 @@ impl VMState {
                             flag = CompareFlag::from_ordering(Some(ordering));
                             pc += 2;
                             if $taken(flag) {
-                                jump!((pc - 3) as isize + isize::from($offset))
+                                jump!((pc - 2) as isize + isize::from($offset))
                             }
                         }
                         None => binary!(arith::add, $i, $i, $step),
@@ -360,7 +360,7 @@ impl VMState {
                 }};
             }
             // Polls for cancellation by the host, at calls and backward jumps. An interrupt is
-            // located as `fail!` locates: at the instruction before `pc`, or before `$next`.
+            // located as `fail!` locates: at `pc`, or at `$at`.
             macro_rules! poll_interrupt {
                 () => {
                     if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
@@ -368,10 +368,10 @@ impl VMState {
                         fail!(interrupted());
                     }
                 };
-                ($next:expr) => {
+                ($at:expr) => {
                     if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
                         cold_path();
-                        pc = $next;
+                        pc = $at;
                         fail!(interrupted());
                     }
                 };
@@ -383,7 +383,7 @@ impl VMState {
                     match self.enter_vm($slot, Arguments::InPlace($args), $closure) {
                         Ok(()) => continue 'frames,
                         Err(error) => {
-                            pc = $call_at + 1;
+                            pc = $call_at;
                             fail!(error)
                         }
                     }
@@ -420,7 +420,7 @@ impl VMState {
             macro_rules! jump {
                 ($t:expr) => {{
                     let target = $t as usize;
-                    if target < pc {
+                    if target <= pc {
                         // Backward jumps close loops: poll for cancellation and hook changes,
                         // one load and compare while there are none.
                         let word = signals.load();
@@ -435,7 +435,8 @@ impl VMState {
                             }
                         }
                     }
-                    pc = target;
+                    // One before: every instruction ends with `pc += 1`.
+                    pc = target.wrapping_sub(1);
                 }};
             }
 
@@ -444,19 +445,18 @@ impl VMState {
                     // Validation makes every body end in RET or JMP; this is unreachable.
                     return Err(Error::new(ErrorKind::Usage, "execution ran past the last instruction"));
                 };
-                // The instruction's own index: after a taken jump `pc - 1` is not it.
+                // The instruction's own index, for the traced events after it (a taken jump
+                // has moved `pc` by then).
                 let at = pc;
                 let mut dest_old = None;
                 if TRACED {
                     save!(at);
                     dest_old = match self.trace_before(function, at, args_base) {
                         Ok(old) => old,
-                        // Located here: `fail!` assumes `pc` already advanced.
                         Err(error) => return Err(self.locate(error)),
                     };
                     reload!();
                 }
-                pc += 1;
                 if METERED {
                     if fuel == 0 {
                         fail!(out_of_fuel());
@@ -572,9 +572,9 @@ impl VMState {
                         if !TRACED && !METERED && self.pending_args.len() == args_base {
                             // `pc` has not moved since the fetch (`at` would keep one more value
                             // alive through the plain loop, spilled on every dispatch).
-                            let call_at = pc - 1 + usize::from(n);
+                            let call_at = pc + usize::from(n);
                             // Located at the CALL, as the plain path would be.
-                            poll_interrupt!(call_at + 1);
+                            poll_interrupt!(call_at);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             match self.functions.slots.get(slot as usize).map(|(_, callable)| callable) {
                                 // VM functions first: the arms became a chain of compares in this order.
@@ -582,7 +582,8 @@ impl VMState {
                                 Some(Callable::Builtin(builtin)) => {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
-                                    pc = call_at + 1;
+                                    // Errors are located at the CALL.
+                                    pc = call_at;
                                     if builtin.inline != Inline::No && !signals.hooks_enabled() {
                                         // `first + 1` is the last register of a two-argument
                                         // group, inside the window (`compile` checked it).
@@ -638,6 +639,7 @@ impl VMState {
                                             _ => false,
                                         };
                                         if done {
+                                            pc += 1;
                                             continue;
                                         }
                                     }
@@ -647,10 +649,12 @@ impl VMState {
                                     match result {
                                         Ok(value) => store(reg_mut!(0u16), value),
                                         Err(error) => {
+                                            // Before the host frame is added: it reads this one's.
                                             save!(call_at);
                                             fail!(self.locate_in_host(error, builtin.name))
                                         }
                                     }
+                                    pc += 1;
                                     continue;
                                 }
                                 Some(Callable::Foreign(callee)) => {
@@ -660,9 +664,9 @@ impl VMState {
                                     if METERED {
                                         fuel = self.fuel;
                                     }
-                                    pc = call_at + 1;
+                                    pc = call_at;
                                     tri!(result);
-                                    save!(pc);
+                                    save!(pc + 1);
                                     // The host may have enabled hooks.
                                     if signals.hooks_enabled() != TRACED {
                                         return Ok(Exit::Switch);
@@ -688,7 +692,7 @@ impl VMState {
                     }
                     Op::Call { slot } => {
                         poll_interrupt!();
-                        save!(pc - 1);
+                        save!(pc);
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,
                             Ok(Called::Returned(value)) => {
@@ -699,12 +703,12 @@ impl VMState {
                                     let old = std::mem::replace(&mut self.registers[base], value);
                                     // The call ended the borrow of this frame's code: look again.
                                     if let Some(frame) = self.frames.last() {
-                                        tri!(self.trace_after(&frame.function, pc - 1, Some(old)));
+                                        tri!(self.trace_after(&frame.function, pc, Some(old)));
                                     }
                                 } else {
                                     store(&mut self.registers[base], value);
                                 }
-                                save!(pc);
+                                save!(pc + 1);
                                 if signals.hooks_enabled() != TRACED {
                                     return Ok(Exit::Switch);
                                 }
@@ -729,6 +733,7 @@ impl VMState {
                                     Value::Int(int) => set_int(reg_mut!(d), int),
                                     value => store(reg_mut!(d), value),
                                 }
+                                pc += 1;
                                 continue;
                             }
                         }
@@ -743,6 +748,7 @@ impl VMState {
                         if !TRACED && !signals.hooks_enabled() {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
                                 write_upvalue(upvalue, reg!(a));
+                                pc += 1;
                                 continue;
                             }
                         }
@@ -784,7 +790,7 @@ impl VMState {
                         if TRACED {
                             // RegisterRead already fired; give the value back for the context.
                             *reg_mut!(a) = value.clone();
-                            tri!(self.trace_after(function, pc - 1, None));
+                            tri!(self.trace_after(function, pc, None));
                             tri!(self.fire(HookEvent::AfterFunctionCall(
                                 function.def.name.clone(),
                                 value.clone()
@@ -831,6 +837,11 @@ impl VMState {
                     }
                     reload!();
                 }
+                // Only here: while an instruction runs, `pc` is its own index, so error paths
+                // and relative jumps use the `pc` in hand (advanced at the fetch, the index
+                // before it stayed live next to it: a stack store per dispatch and a reload
+                // before every taken jump).
+                pc = pc.wrapping_add(1);
             }
         }
     }
