@@ -2020,6 +2020,66 @@ fn counted_loop_steps_agree_in_every_mode() {
 }
 
 #[test]
+fn a_counted_loop_step_leaves_the_flag_its_comparison_set() {
+    // The fused step decides on the ints and sets the flag only as the comparison would have:
+    // a plain jump after it reads that flag, whether the fused jump was taken or not.
+    let text = r#"
+        fn exit_flag(i, step, limit) {
+        again:
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPLT again             // falls through at i == limit or i > limit
+            JMPEQ equal             // reads the flag the step left
+            LDI r0, "greater"
+            RET r0
+        equal:
+            LDI r0, "equal"
+            RET r0
+        }
+        fn taken_flag(i, step, limit) {
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPNEQ differs          // forward and taken when i != limit
+            LDI r0, "same"
+            RET r0
+        differs:
+            JMPLT less              // which way they differ: the flag the taken step set
+            LDI r0, "greater"
+            RET r0
+        less:
+            LDI r0, "less"
+            RET r0
+        }
+        fn taken_back(i, step, limit) {
+            LDI r3, 0
+        again:
+            JMPGT done              // reads the flag of the step that jumped back here
+            ADD r3, r3, r1
+            ADD r0, r0, r1
+            CMP r0, r2
+            JMPNEQ again
+        done:
+            RET r3
+        }
+    "#;
+    let int = Value::Int;
+    let cases: Vec<(&str, [Value; 3], Outcome)> = vec![
+        ("exit_flag", [int(0), int(1), int(10)], ok("\"equal\"")),
+        ("exit_flag", [int(0), int(3), int(10)], ok("\"greater\"")),
+        ("exit_flag", [int(20), int(1), int(10)], ok("\"greater\"")),
+        ("taken_flag", [int(0), int(1), int(5)], ok("\"less\"")),
+        ("taken_flag", [int(9), int(1), int(5)], ok("\"greater\"")),
+        ("taken_flag", [int(4), int(1), int(5)], ok("\"same\"")),
+        // Up from 0 by 2 towards 5: 2 and 4 jump back as less, 6 as greater and ends the loop.
+        ("taken_back", [int(0), int(2), int(5)], ok("6")),
+        ("taken_back", [int(0), int(1), int(3)], ok("3")),
+    ];
+    for (entry, args, expected) in cases {
+        assert_eq!(differential(&[text], entry, &args), expected, "{entry}({args:?})");
+    }
+}
+
+#[test]
 fn a_conditional_jump_that_is_a_label_target_keeps_the_flag() {
     // `check` is a target: its JMPLT does not fuse with the CMP before it, and when reached by
     // `JMP check` it tests the flag of the first CMP. The flag also survives a fused call.

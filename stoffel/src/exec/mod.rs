@@ -330,8 +330,11 @@ impl VMState {
                 }};
             }
             // `ADD i, i, step` fused with the compare-and-jump on the new `i` after it.
+            // `$taken` decides on the ints; `$flag` is the flag a taken jump implies. The flag
+            // is built from the comparison only where it is not known: materialised first and
+            // tested after, it was five instructions before the branch of every iteration.
             macro_rules! add_compare_and_jump {
-                ($offset:expr, $i:expr, $step:expr, $limit:expr, $taken:expr) => {{
+                ($offset:expr, $i:expr, $step:expr, $limit:expr, $taken:expr, $flag:expr) => {{
                     // `step` and `limit` copied first (`step` may be `i`; `limit` never is), so
                     // `i` is checked and written through one reference.
                     let operands = match (reg!($step), reg!($limit)) {
@@ -343,16 +346,18 @@ impl VMState {
                         if let (Some((step, limit)), Value::Int(i)) = (operands, reg_mut!($i)) {
                             if let Some(next) = i.checked_add(step) {
                                 *i = next;
-                                fast = Some(next.cmp(&limit));
+                                fast = Some((next, limit));
                             }
                         }
                     }
                     match fast {
-                        Some(ordering) => {
-                            flag = CompareFlag::from_ordering(Some(ordering));
+                        Some((next, limit)) => {
                             pc += 2;
-                            if $taken(flag) {
+                            if $taken(next, limit) {
+                                flag = $flag(next, limit);
                                 jump!((pc - 2) as isize + isize::from($offset))
+                            } else {
+                                flag = CompareFlag::from_ordering(Some(next.cmp(&limit)));
                             }
                         }
                         None => binary!(arith::add, $i, $i, $step),
@@ -554,16 +559,22 @@ impl VMState {
                         }
                     }
                     Op::AddCmpJmpEq { offset, i, step, limit } => {
-                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Equal)
+                        add_compare_and_jump!(offset, i, step, limit, |a, b| a == b, |_, _| {
+                            CompareFlag::Equal
+                        })
                     }
                     Op::AddCmpJmpNeq { offset, i, step, limit } => {
-                        add_compare_and_jump!(offset, i, step, limit, |f| f != CompareFlag::Equal)
+                        add_compare_and_jump!(offset, i, step, limit, |a, b| a != b, |a: i64, b: i64| {
+                            CompareFlag::from_ordering(Some(a.cmp(&b)))
+                        })
                     }
                     Op::AddCmpJmpLt { offset, i, step, limit } => {
-                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Less)
+                        add_compare_and_jump!(offset, i, step, limit, |a, b| a < b, |_, _| CompareFlag::Less)
                     }
                     Op::AddCmpJmpGt { offset, i, step, limit } => {
-                        add_compare_and_jump!(offset, i, step, limit, |f| f == CompareFlag::Greater)
+                        add_compare_and_jump!(offset, i, step, limit, |a, b| a > b, |_, _| {
+                            CompareFlag::Greater
+                        })
                     }
                     Op::PushArg { a } => push_copy(&mut self.pending_args, reg!(a)),
                     Op::CallArgs { n, first, slot } => {
