@@ -617,16 +617,40 @@ impl VMState {
                                                 }
                                             };
                                         }
+                                        // The array is taken mutably (unshared, it needs no
+                                        // lock), so the other argument is read first.
                                         let done = match (builtin.inline, n, reg!(first)) {
-                                            (Inline::GetField, 2, Value::Array(array)) => match *reg!(second)
-                                            {
-                                                Value::Int(index) => deliver!(array.element(index)),
-                                                _ => false,
-                                            },
-                                            (Inline::ArrayPush, 2, Value::Array(array)) => {
-                                                match array
-                                                    .push_within(reg!(second), self.store.max_array_length())
-                                                {
+                                            (Inline::GetField, 2, Value::Array(_)) => {
+                                                let index = match *reg!(second) {
+                                                    Value::Int(index) => Some(index),
+                                                    _ => None,
+                                                };
+                                                match (index, reg_mut!(first)) {
+                                                    (Some(index), Value::Array(array)) => {
+                                                        deliver!(array.element(index))
+                                                    }
+                                                    _ => false,
+                                                }
+                                            }
+                                            (Inline::ArrayPush, 2, Value::Array(_)) => {
+                                                // An int is pushed as an int: copied as a
+                                                // `Value`, the register was read whole right
+                                                // after its payload was written (a stall, perf).
+                                                let pushed = match *reg!(second) {
+                                                    Value::Int(int) => Ok(int),
+                                                    ref other => Err(other.clone()),
+                                                };
+                                                let max = self.store.max_array_length();
+                                                let length = match (reg_mut!(first), pushed) {
+                                                    (Value::Array(array), Ok(int)) => {
+                                                        array.push_int_within(int, max)
+                                                    }
+                                                    (Value::Array(array), Err(value)) => {
+                                                        array.push_within(value, max)
+                                                    }
+                                                    _ => None,
+                                                };
+                                                match length {
                                                     Some(length) => {
                                                         set_int(reg_mut!(0u16), length as i64);
                                                         true
