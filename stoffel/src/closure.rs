@@ -80,7 +80,7 @@ impl UpvalueCell {
 
     /// Writes an int, dropping the old value: the dispatch loop's `SETUPVAL`, which has the
     /// int in hand and no event to report the old value to.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_int(&self, new: i64) {
         if self.holds_int.load(Ordering::Acquire) {
             self.int.store(new, Ordering::Relaxed);
