@@ -136,3 +136,125 @@ fn hosts_can_inspect_registered_functions() {
     })
     .unwrap();
 }
+
+/// Calls return without resetting their registers when no reference was written into them (a
+/// tenth of a call, callgrind): whatever a function may read before writing must still read
+/// unit, however the calls before it at the same depth left the register stack.
+#[test]
+fn registers_a_function_reads_before_writing_are_unit_after_other_calls() {
+    let program = stoffel::asm::assemble(
+        r#"
+        fn main(flag) {
+            MOV r4, r0              // CALL writes r0
+            LDI r1, 41
+            PUSHARG r1
+            CALL writer             // leaves 7, 8 and 9 where the next frame's r1..r3 are
+            PUSHARG r0
+            CALL reader
+            MOV r5, r0
+            PUSHARG r1
+            CALL writer
+            PUSHARG r0
+            PUSHARG r4              // `maybe` writes r2 only when the flag is false
+            CALL maybe
+            MOV r6, r0
+            PUSHARG r5
+            PUSHARG r6
+            CALL pair
+            RET r0
+        }
+        fn writer(x) {
+            LDI r1, 7
+            LDI r2, 8
+            LDI r3, 9
+            RET r1
+        }
+        fn reader(x) registers(4) {
+            CMP r1, r2              // both unwritten: unit and unit, equal
+            JMPEQ same
+            LDI r0, "stale"
+            RET r0
+        same:
+            PUSHARG r3              // unwritten too
+            CALL type
+            RET r0
+        }
+        fn maybe(x, flag) {
+            LDI r3, true
+            CMP r1, r3
+            JMPEQ skip
+            LDI r2, 5               // written on one path only
+        skip:
+            PUSHARG r2
+            CALL type
+            RET r0
+        }
+        fn pair(a, b) {
+            PUSHARG r0
+            PUSHARG r1
+            CALL print
+            RET r1
+        }
+        "#,
+    )
+    .unwrap();
+    for flag in [true, false] {
+        let vm = VirtualMachine::new();
+        let output = stoffel::OutputBuffer::new();
+        vm.set_output(output.clone());
+        vm.load(program.clone()).unwrap();
+        let expected = if flag { "unit" } else { "int" };
+        assert_eq!(vm.call("main", &[Value::Bool(flag)]).unwrap(), Value::from(expected), "flag {flag}");
+        assert_eq!(output.contents(), format!("unit {expected}\n"));
+        // Twice in a row, on the register stack the first run left.
+        assert_eq!(vm.call("main", &[Value::Bool(flag)]).unwrap(), Value::from(expected), "flag {flag}");
+    }
+}
+
+/// A call that put a reference into its registers still drops it when it returns (only calls
+/// that wrote none leave their registers as they are), whichever way the reference came: an
+/// argument, a builtin's result, a copy, a constant.
+#[test]
+fn references_a_call_held_are_dropped_when_it_returns() {
+    let vm = VirtualMachine::new();
+    vm.load(
+        stoffel::asm::assemble(
+            r#"
+            fn main() {
+                LDI r1, 0
+                PUSHARG r1
+                CALL make           // an array made and dropped inside
+                PUSHARG r0
+                CALL live
+                MOV r2, r0
+                LDI r1, 0
+                PUSHARG r1
+                CALL create_array
+                MOV r3, r0          // the array, kept by main
+                PUSHARG r3
+                CALL hold           // receives it as an argument and copies it
+                PUSHARG r2
+                CALL live           // only main's array is alive
+                ADD r0, r0, r2      // 1 + 0: nothing left of `make`'s array either
+                RET r0
+            }
+            fn make(x) {
+                PUSHARG r0
+                CALL create_array
+                MOV r1, r0
+                LDI r0, 1
+                RET r0
+            }
+            fn hold(array) {
+                MOV r1, r0
+                LDI r0, 2
+                RET r0
+            }
+            "#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    vm.register_foreign_function("live", |ctx| Ok(Value::Int(ctx.object_store().live_objects() as i64)));
+    assert_eq!(vm.execute("main").unwrap(), Value::Int(1));
+}

@@ -1655,3 +1655,73 @@ fn hook_events_are_clone_and_debug_and_ids_are_copy() {
     assert!(vm.unregister_hook(id));
     assert!(!vm.unregister_hook(copied));
 }
+
+/// A call that wrote no reference leaves its registers as they are on return (see
+/// `exec/assigned.rs`); when hooks come on in the middle of the next call, the registers it has
+/// not written yet must show unit, as they would had every call reset its registers.
+#[test]
+fn hooks_turned_on_mid_call_see_registers_not_yet_written_as_unit() {
+    let vm = Arc::new(VirtualMachine::new());
+    vm.load(
+        stoffel::asm::assemble(
+            r#"
+            fn main(x) {
+                PUSHARG r0
+                CALL writer         // leaves 99 and 98 where probe's r1 and r2 will be
+                PUSHARG r0
+                CALL probe
+                RET r0
+            }
+            fn writer(x) {
+                LDI r1, 99
+                LDI r2, 98
+                RET r1
+            }
+            fn probe(x) {
+                PUSHARG r0
+                CALL hooks_on       // a hook from now on
+                LDI r1, 5
+                ADD r2, r1, r1
+                RET r2
+            }
+            "#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let log: Log = Arc::default();
+    let seen: Arc<Mutex<Vec<Option<Value>>>> = Arc::default();
+    let handle = Arc::downgrade(&vm);
+    let (sink, registers) = (Arc::clone(&log), Arc::clone(&seen));
+    vm.register_foreign_function("hooks_on", move |_ctx| {
+        let vm = handle.upgrade().ok_or("the VM is gone")?;
+        let (sink, registers) = (Arc::clone(&sink), Arc::clone(&registers));
+        vm.register_hook(
+            |event| {
+                matches!(event, HookEvent::RegisterWrite(..) | HookEvent::BeforeInstructionExecute(LDI(..)))
+            },
+            move |event, ctx| {
+                if let HookEvent::BeforeInstructionExecute(_) = event {
+                    registers.lock().unwrap().push(ctx.register(2).cloned());
+                } else {
+                    sink.lock().unwrap().push(format!("{event:?}"));
+                }
+                Ok(())
+            },
+            0,
+        );
+        Ok(Value::Unit)
+    });
+    assert_eq!(vm.call("main", &[int(1)]).unwrap(), int(10));
+    assert_eq!(*seen.lock().unwrap(), [Some(Value::Unit)], "r2 before `LDI r1, 5`");
+    assert_events(
+        take(&log),
+        &[
+            // Not 99 and 98, what `writer` left there.
+            "RegisterWrite(1, (), 5)",
+            "RegisterWrite(2, (), 10)",
+            // main's r0: writer's result, then probe's.
+            "RegisterWrite(0, 99, 10)",
+        ],
+    );
+}

@@ -59,7 +59,14 @@ pub(crate) struct ActivationRecord {
     pub(crate) args_base: usize,
     /// The closure this call runs for (its upvalues serve `get_upvalue`/`set_upvalue`).
     pub(crate) closure: Option<Arc<Closure>>,
+    /// `VMState::ref_writes` when the frame was entered, if its registers may be left as they
+    /// are on return (no reference written into them since); [`EAGER`] if they must be reset.
+    pub(crate) ref_epoch: Cell<u64>,
 }
+
+/// The `ref_epoch` of a frame whose registers are reset on return: entered by the general
+/// path, or settled when hooks came on.
+pub(crate) const EAGER: u64 = u64::MAX;
 
 /// The active frames, innermost last. Records above the depth stay allocated and are
 /// rewritten field by field when the next call enters (as Lua reuses its `CallInfo`s): a record
@@ -105,6 +112,7 @@ impl FrameStack {
         base: usize,
         args_base: usize,
         closure: Option<Arc<Closure>>,
+        ref_epoch: u64,
     ) {
         match self.records.get_mut(self.depth) {
             Some(record) => {
@@ -118,6 +126,7 @@ impl FrameStack {
                 record.compare_flag.set(CompareFlag::Equal);
                 record.args_base = args_base;
                 record.closure = closure;
+                record.ref_epoch.set(ref_epoch);
             }
             None => self.records.push(ActivationRecord {
                 function: Arc::clone(function),
@@ -126,6 +135,7 @@ impl FrameStack {
                 compare_flag: Cell::new(CompareFlag::Equal),
                 args_base,
                 closure,
+                ref_epoch: Cell::new(ref_epoch),
             }),
         }
         self.depth += 1;

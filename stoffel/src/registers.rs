@@ -67,17 +67,58 @@ impl RegisterStack {
     }
 
     /// Copies the registers `from` (below `to`) into the window just opened at `to`. Its
-    /// registers hold unit, so each is written without reading or dropping the old value.
+    /// registers hold unit or scalars a call left (see `abandon`), so each is written without
+    /// reading or dropping the old value. A reference copied counts in `ref_writes` (see
+    /// `VMState::ref_writes`).
     #[inline(always)]
-    pub(crate) fn pass(&mut self, from: std::ops::Range<usize>, to: usize) {
+    pub(crate) fn pass(&mut self, from: std::ops::Range<usize>, to: usize, ref_writes: &mut u64) {
         let (below, window) = self.values.split_at_mut(to);
         for (source, register) in below[from].iter().zip(window) {
-            // A unit needs no drop (and were it anything else, forgetting it would only leak).
+            debug_assert!(register.is_scalar(), "a reference left above the top");
+            // A scalar needs no drop (and were it anything else, forgetting it would only leak).
             // One write per arm: a `Value` chosen between the arms and written after was
             // copied with its padding from a stack slot, four more stores per argument.
             match source {
                 Value::Int(int) => std::mem::forget(std::mem::replace(register, Value::Int(*int))),
-                other => std::mem::forget(std::mem::replace(register, other.clone())),
+                other => {
+                    if !other.is_scalar() {
+                        *ref_writes += 1;
+                    }
+                    std::mem::forget(std::mem::replace(register, other.clone()))
+                }
+            }
+        }
+    }
+
+    /// Closes the windows from `base` up leaving their registers as they are: they hold no
+    /// reference (the caller checked `VMState::ref_writes`), and the next call over them resets
+    /// whatever it may read before writing (see `exec::assigned`).
+    #[inline(always)]
+    pub(crate) fn abandon(&mut self, base: usize) {
+        debug_assert!(
+            self.values.get(base..self.top).is_none_or(|left| left.iter().all(Value::is_scalar)),
+            "a reference abandoned in a window"
+        );
+        self.top = self.top.min(base);
+    }
+
+    /// `reset_stale` for one register.
+    #[inline(always)]
+    pub(crate) fn reset_stale_at(&mut self, index: usize) {
+        if let Some(register) = self.values.get_mut(index) {
+            debug_assert!(register.is_scalar(), "a reference left above the top");
+            std::mem::forget(std::mem::replace(register, Value::Unit));
+        }
+    }
+
+    /// Resets registers of a window just opened to unit. They hold unit or scalars an
+    /// abandoned window left: nothing to drop.
+    #[inline(always)]
+    pub(crate) fn reset_stale(&mut self, registers: std::ops::Range<usize>) {
+        if let Some(window) = self.values.get_mut(registers) {
+            for register in window {
+                debug_assert!(register.is_scalar(), "a reference left above the top");
+                std::mem::forget(std::mem::replace(register, Value::Unit));
             }
         }
     }

@@ -104,6 +104,9 @@ pub struct VMState {
     pub(crate) metered: bool,
     pub(crate) signals: Arc<Signals>,
     pub(crate) native_depth: usize,
+    /// How many times a reference was written into a register: a frame entered at the same
+    /// count can leave its registers as they are when it returns (see `exec::assigned`).
+    pub(crate) ref_writes: u64,
     /// String constants of loaded functions, one allocation per distinct text: names passed to
     /// builtins then compare by pointer.
     pub(crate) strings: std::collections::HashSet<crate::value::Str>,
@@ -127,6 +130,7 @@ impl VMState {
             metered: false,
             signals,
             native_depth: 0,
+            ref_writes: 0,
             strings: std::collections::HashSet::new(),
         }
     }

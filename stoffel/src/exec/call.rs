@@ -6,6 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::activation::EAGER;
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
@@ -87,7 +88,7 @@ impl Delivery for IntoRegister {
             return Ok(());
         }
         std::hint::cold_path();
-        result.map(|value| crate::exec::store(register, value))
+        result.map(|value| crate::exec::store(register, value, &mut state.ref_writes))
     }
 
     fn value(&self, state: &VMState, (): &()) -> Value {
@@ -255,18 +256,20 @@ impl VMState {
                 self.fire_before_call(&function.def.name, &self.registers[registers.clone()])?
             }
         }
-        // The new window is unit: only the parameters are written.
+        // The window may hold scalars a call left (see `assigned`): reset, then the
+        // parameters written. This frame resets its registers on return (`EAGER`).
         self.registers.open(count);
+        self.registers.reset_stale(base..base + count);
         match args {
             Arguments::Pending(start) => {
                 for (register, value) in (base..).zip(self.pending_args.drain(start..)) {
-                    crate::exec::store(&mut self.registers[register], value);
+                    crate::exec::store(&mut self.registers[register], value, &mut self.ref_writes);
                 }
             }
-            Arguments::InPlace(registers) => self.registers.pass(registers, base),
+            Arguments::InPlace(registers) => self.registers.pass(registers, base, &mut self.ref_writes),
         }
         let args_base = self.pending_args.len();
-        self.frames.push(function, base, args_base, closure);
+        self.frames.push(function, base, args_base, closure, EAGER);
         Ok(())
     }
 
@@ -275,7 +278,12 @@ impl VMState {
     #[inline(always)]
     pub(crate) fn leave_frame(&mut self) {
         if let Some(frame) = self.frames.pop() {
-            self.registers.release(frame.base);
+            // No reference written into its window since it was entered: its scalars may stay.
+            if frame.ref_epoch.get() == self.ref_writes {
+                self.registers.abandon(frame.base);
+            } else {
+                self.registers.release(frame.base);
+            }
             if self.pending_args.len() > frame.args_base {
                 self.pending_args.truncate(frame.args_base);
             }

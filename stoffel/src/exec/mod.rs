@@ -4,13 +4,14 @@
 //! and `call`; superinstructions (fused `CMP` + jump) run only untraced.
 
 pub(crate) mod arith;
+pub(crate) mod assigned;
 pub(crate) mod call;
 pub(crate) mod resolve;
 
 use std::hint::cold_path;
 use std::sync::Arc;
 
-use crate::activation::CompareFlag;
+use crate::activation::{CompareFlag, EAGER};
 use crate::closure::Upvalue;
 use crate::error::{Error, ErrorKind};
 use crate::hooks::HookEvent;
@@ -65,9 +66,11 @@ pub(crate) fn set_unit(register: &mut Value) {
 }
 
 /// Writes `value` into a register. Scalars are rebuilt from their parts rather than moved
-/// whole: a value returned through memory (a builtin's result) was written piecewise.
+/// whole: a value returned through memory (a builtin's result) was written piecewise. A
+/// reference counts in `ref_writes` (`VMState::ref_writes`: its frame's registers must then be
+/// reset on return).
 #[inline(always)]
-pub(crate) fn store(register: &mut Value, value: Value) {
+pub(crate) fn store(register: &mut Value, value: Value, ref_writes: &mut u64) {
     // Ints first, with a plain compare: as one `match`, this was a jump table on the tag, a
     // second indirect jump after every builtin call.
     if let Value::Int(int) = value {
@@ -83,16 +86,24 @@ pub(crate) fn store(register: &mut Value, value: Value) {
         Value::Unit => replace(register, Value::Unit),
         Value::Bool(bool) => replace(register, Value::Bool(bool)),
         Value::Float(float) => replace(register, Value::Float(float)),
-        other => replace(register, other),
+        other => {
+            *ref_writes += 1;
+            replace(register, other)
+        }
     }
 }
 
-/// Copies `source` into a register (`LDI`, `LD`).
+/// Copies `source` into a register (`LDI`, `LD`), counting a reference as `store` does.
 #[inline(always)]
-fn assign(register: &mut Value, source: &Value) {
+fn assign(register: &mut Value, source: &Value, ref_writes: &mut u64) {
     match source {
         Value::Int(int) => set_int(register, *int),
-        other => replace(register, other.clone()),
+        other => {
+            if !other.is_scalar() {
+                *ref_writes += 1;
+            }
+            replace(register, other.clone())
+        }
     }
 }
 
@@ -146,7 +157,11 @@ impl VMState {
             let exit = match (self.hooks.active(), self.metered) {
                 (false, false) => self.run_loop::<false, false>(entry_depth),
                 (false, true) => self.run_loop::<false, true>(entry_depth),
-                (true, _) => self.run_loop::<true, true>(entry_depth),
+                (true, _) => {
+                    // Hooks see registers: none may show what an earlier call left.
+                    self.settle_frames();
+                    self.run_loop::<true, true>(entry_depth)
+                }
             };
             match exit {
                 Ok(Exit::Return(value)) => return Ok(value),
@@ -247,7 +262,7 @@ impl VMState {
             macro_rules! binary {
                 ($handler:path, $d:expr, $a:expr, $b:expr) => {{
                     let value = tri!(arith::out_of_line($handler, reg!($a), reg!($b)));
-                    store(reg_mut!($d), value);
+                    store(reg_mut!($d), value, &mut self.ref_writes);
                 }};
             }
             // Int op int inline; everything else (and overflow) through the full handler.
@@ -405,10 +420,27 @@ impl VMState {
                     if !self.can_enter(callee, args.len()) {
                         enter!($slot, args, $closure, $call_at)
                     }
-                    let new_base = self.registers.open(callee.def.register_count);
-                    self.registers.pass(args, new_base);
+                    let count = callee.def.register_count;
+                    let new_base = self.registers.open(count);
+                    // The window may hold scalars of an earlier call: reset what the callee may
+                    // read before writing. With no reference among the arguments its registers
+                    // may be left as they are on return (see `assigned`).
+                    // (Counted before the arguments: a reference among them makes it differ.)
+                    let ref_epoch = match &callee.assignment {
+                        Some(assignment) => {
+                            for &register in assignment.reset.iter() {
+                                self.registers.reset_stale_at(new_base + usize::from(register));
+                            }
+                            self.ref_writes
+                        }
+                        None => {
+                            self.registers.reset_stale(new_base..new_base + count);
+                            EAGER
+                        }
+                    };
+                    self.registers.pass(args, new_base, &mut self.ref_writes);
                     save!($call_at);
-                    self.frames.push(callee, new_base, self.pending_args.len(), $closure);
+                    self.frames.push(callee, new_base, self.pending_args.len(), $closure, ref_epoch);
                     // Switched to here, not through 'frames: everything the callee's frame
                     // holds is at hand, and reading it back from the record just written made
                     // a chain of dependent loads before its first instruction.
@@ -478,12 +510,17 @@ impl VMState {
                                 "LD [sp{k:+}] is outside the {available} pending argument(s) of this frame"
                             )));
                         }
-                        assign(reg_mut!(d), &self.pending_args[index as usize]);
+                        assign(reg_mut!(d), &self.pending_args[index as usize], &mut self.ref_writes);
                     }
-                    Op::Ldi { d, c } => assign(reg_mut!(d), &function.constants[c as usize]),
+                    Op::Ldi { d, c } => {
+                        assign(reg_mut!(d), &function.constants[c as usize], &mut self.ref_writes)
+                    }
                     Op::Mov { d, a } => match *reg!(a) {
                         Value::Int(int) => set_int(reg_mut!(d), int),
                         ref other => {
+                            if !other.is_scalar() {
+                                self.ref_writes += 1;
+                            }
                             let value = other.clone();
                             replace(reg_mut!(d), value);
                         }
@@ -530,7 +567,7 @@ impl VMState {
                     Op::Shr { d, a, b } => binary!(arith::shr, d, a, b),
                     Op::Not { d, a } => {
                         let value = tri!(arith::not(reg!(a)));
-                        store(reg_mut!(d), value);
+                        store(reg_mut!(d), value, &mut self.ref_writes);
                     }
                     Op::Cmp { a, b } => flag = compare!(a, b),
                     Op::CmpJmpEq { a, b, t } => compare_and_jump!(a, b, t, |f| f == CompareFlag::Equal),
@@ -610,7 +647,7 @@ impl VMState {
                                                         true
                                                     }
                                                     Some(value) => {
-                                                        store(reg_mut!(0u16), value);
+                                                        store(reg_mut!(0u16), value, &mut self.ref_writes);
                                                         true
                                                     }
                                                     None => false,
@@ -682,7 +719,7 @@ impl VMState {
                                     let result = (builtin.code)(self, &self.registers[args]);
                                     reload!();
                                     match result {
-                                        Ok(value) => store(reg_mut!(0u16), value),
+                                        Ok(value) => store(reg_mut!(0u16), value, &mut self.ref_writes),
                                         Err(error) => {
                                             // Before the host frame is added: it reads this one's.
                                             save!(call_at);
@@ -735,13 +772,14 @@ impl VMState {
                                     fuel = self.fuel;
                                 }
                                 if TRACED {
+                                    self.ref_writes += 1;
                                     let old = std::mem::replace(&mut self.registers[base], value);
                                     // The call ended the borrow of this frame's code: look again.
                                     if let Some(frame) = self.frames.last() {
                                         tri!(self.trace_after(&frame.function, pc, Some(old)));
                                     }
                                 } else {
-                                    store(&mut self.registers[base], value);
+                                    store(&mut self.registers[base], value, &mut self.ref_writes);
                                 }
                                 save!(pc + 1);
                                 if signals.hooks_enabled() != TRACED {
@@ -766,7 +804,7 @@ impl VMState {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
                                 match upvalue.get() {
                                     Value::Int(int) => set_int(reg_mut!(d), int),
-                                    value => store(reg_mut!(d), value),
+                                    value => store(reg_mut!(d), value, &mut self.ref_writes),
                                 }
                                 pc += 1;
                                 continue;
@@ -774,7 +812,7 @@ impl VMState {
                         }
                         let value = tri!(crate::stdlib::read_upvalue(self, "GETUPVAL", name));
                         reload!();
-                        store(reg_mut!(d), value);
+                        store(reg_mut!(d), value, &mut self.ref_writes);
                     }
                     Op::SetUpval { a, c } => {
                         let Value::String(name) = &function.constants[c as usize] else {
@@ -844,6 +882,7 @@ impl VMState {
                         let caller_base = caller.base;
                         let caller_pc = caller.pc.get();
                         if TRACED {
+                            self.ref_writes += 1;
                             let old = std::mem::replace(&mut self.registers[caller_base], value);
                             if let Some(caller) = self.frames.last() {
                                 if let Err(error) = self.trace_after(&caller.function, caller_pc, Some(old)) {
@@ -853,7 +892,7 @@ impl VMState {
                                 }
                             }
                         } else {
-                            store(&mut self.registers[caller_base], value);
+                            store(&mut self.registers[caller_base], value, &mut self.ref_writes);
                         }
                         if let Some(caller) = self.frames.last() {
                             caller.pc.set(caller_pc + 1);

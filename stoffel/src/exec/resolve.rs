@@ -281,6 +281,9 @@ pub(crate) struct CompiledFunction {
     pub(crate) def: VMFunction,
     pub(crate) code: Box<[Op]>,
     pub(crate) constants: Box<[Value]>,
+    /// What every path has written before each instruction (at most 64 registers), so a call
+    /// need not reset its registers on return (see `assigned`).
+    pub(crate) assignment: Option<super::assigned::Assignment>,
 }
 
 /// Lowers a function that passed [`VMFunction::validate`]; `CALL` names are resolved to slots
@@ -360,7 +363,8 @@ pub(crate) fn compile(
             def.name
         )));
     }
-    Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice() })
+    let assignment = super::assigned::analyse(&def);
+    Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice(), assignment })
 }
 
 /// The VM's one copy of `text`.
