@@ -1,9 +1,11 @@
 //! The register stack: one `Vec` of values for all active frames, each frame a window
 //! `base..base + register_count` of it (Lua's `base`), so a call allocates nothing.
 //!
-//! Everything at or above `top` is unit. Entering a frame therefore only writes its
-//! parameters (its other registers already hold unit), and a return resets its window to unit.
-//! The vector keeps its high-water length: growing it is the rare case, and a window is never
+//! Everything at or above `top` is unit or a scalar a returned call left there, never a
+//! reference. A return that wrote no reference into its window leaves it as it is (`abandon`);
+//! any other resets it to unit, dropping what it held (`release`). Entering a frame writes its
+//! parameters and resets only the registers it may read before writing (`exec::assigned`). The
+//! vector keeps its high-water length: growing it is the rare case, and a window is never
 //! built as a temporary and copied (that cost store-forwarding stalls on every call, measured
 //! with `perf` on fib).
 
@@ -26,7 +28,8 @@ impl RegisterStack {
         self.top
     }
 
-    /// Opens a window of `count` registers at the top, all unit, and returns its base.
+    /// Opens a window of `count` registers at the top (unit or scalars a call left, see the
+    /// module docs) and returns its base.
     #[inline(always)]
     pub(crate) fn open(&mut self, count: usize) -> usize {
         let base = self.top;
