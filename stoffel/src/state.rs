@@ -104,8 +104,9 @@ pub struct VMState {
     pub(crate) metered: bool,
     pub(crate) signals: Arc<Signals>,
     pub(crate) native_depth: usize,
-    /// How many times a reference was written into a register: a frame entered at the same
-    /// count can leave its registers as they are when it returns (see `exec::assigned`).
+    /// How many times a reference (other than a string constant) was written into a register:
+    /// a frame entered at the same count can leave its registers as they are when it returns
+    /// (see `exec::assigned`).
     pub(crate) ref_writes: u64,
     /// String constants of loaded functions, one allocation per distinct text: names passed to
     /// builtins then compare by pointer.

@@ -234,6 +234,12 @@ impl Str {
     pub(crate) fn is(&self, other: &Str) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// How many handles share this string (for tests of what holds it).
+    #[cfg(test)]
+    pub(crate) fn handles(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
 }
 
 impl std::borrow::Borrow<str> for Str {

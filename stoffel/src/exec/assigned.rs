@@ -2,13 +2,14 @@
 //! instructions, found once when it is loaded.
 //!
 //! It lets a returning call skip resetting its registers to unit (the release loop was an
-//! eighth of a `fib` call, callgrind). A window then may still hold the ints and other scalars
-//! of an earlier call when the next call opens over it, which no program can see: a register
+//! eighth of a `fib` call, callgrind). A window then may still hold the scalars (and interned
+//! string constants) of an earlier call when the next call opens over it, which no program can
+//! see: a register
 //! that some path reads before writing is reset when the frame is entered (`reset`), and every
 //! other register is written before any read. Only a hook could look at such a register early,
 //! so when hooks come on, [`VMState::settle_frames`](crate::state::VMState) resets what no path
-//! has written yet (`before`). References never stay behind: a frame whose window received one
-//! clears its registers on return as before (`VMState::ref_writes`).
+//! has written yet (`before`). Other references never stay behind: a frame whose window received
+//! one clears its registers on return as before (`VMState::ref_writes`).
 
 use crate::activation::EAGER;
 use crate::function::VMFunction;

@@ -256,7 +256,7 @@ impl VMState {
                 self.fire_before_call(&function.def.name, &self.registers[registers.clone()])?
             }
         }
-        // The window may hold scalars a call left (see `assigned`): reset, then the
+        // The window may hold what a call left (see `assigned`): reset, then the
         // parameters written. This frame resets its registers on return (`EAGER`).
         self.registers.open(count);
         self.registers.reset_stale(base..base + count);
@@ -278,7 +278,8 @@ impl VMState {
     #[inline(always)]
     pub(crate) fn leave_frame(&mut self) {
         if let Some(frame) = self.frames.pop() {
-            // No reference written into its window since it was entered: its scalars may stay.
+            // No reference written into its window since it was entered (string constants
+            // aside): what it holds may stay.
             if frame.ref_epoch.get() == self.ref_writes {
                 self.registers.abandon(frame.base);
             } else {

@@ -428,8 +428,8 @@ impl VMState {
                     // (Counted before the arguments: a reference among them makes it differ.)
                     let ref_epoch = match &callee.assignment {
                         Some(assignment) => {
-                            for &register in assignment.reset.iter() {
-                                self.registers.reset_stale_at(new_base + usize::from(register));
+                            if !assignment.reset.is_empty() {
+                                self.registers.reset_listed(new_base, &assignment.reset);
                             }
                             self.ref_writes
                         }
@@ -512,9 +512,19 @@ impl VMState {
                         }
                         assign(reg_mut!(d), &self.pending_args[index as usize], &mut self.ref_writes);
                     }
-                    Op::Ldi { d, c } => {
-                        assign(reg_mut!(d), &function.constants[c as usize], &mut self.ref_writes)
-                    }
+                    Op::Ldi { d, c } => match &function.constants[c as usize] {
+                        // A string constant is the VM's interned copy, alive for as long as the
+                        // VM: it may stay behind in a returned call's registers (not counted in
+                        // `ref_writes`), and when it is still there the load is a pointer test,
+                        // no count taken (the key of a `get_field`, a `get_upvalue` name).
+                        Value::String(constant) => {
+                            let register = reg_mut!(d);
+                            if !matches!(register, Value::String(held) if held.is(constant)) {
+                                replace(register, Value::String(constant.clone()));
+                            }
+                        }
+                        other => assign(reg_mut!(d), other, &mut self.ref_writes),
+                    },
                     Op::Mov { d, a } => match *reg!(a) {
                         Value::Int(int) => set_int(reg_mut!(d), int),
                         ref other => {
