@@ -321,6 +321,53 @@ fn another_thread_can_interrupt_a_running_program() {
 }
 
 #[test]
+fn an_interrupt_stops_a_recursion_that_runs_no_loop() {
+    // Naive fib(40): hundreds of millions of calls and no backward jump. Returns poll for the
+    // interrupt (calls need not: a run that goes on returns, or meets the depth limit).
+    let vm = Arc::new(VirtualMachine::new());
+    vm.load(
+        stoffel::asm::assemble(
+            "fn fib(n) {
+                LDI r1, 2
+                CMP r0, r1
+                JMPLT done
+                MOV r3, r0
+                LDI r1, 1
+                SUB r2, r3, r1
+                PUSHARG r2
+                CALL fib
+                MOV r2, r0
+                LDI r1, 2
+                SUB r1, r3, r1
+                PUSHARG r1
+                CALL fib
+                ADD r0, r2, r0
+            done:
+                RET r0
+            }",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let handle = vm.interrupt_handle();
+    let runner = {
+        let vm = Arc::clone(&vm);
+        std::thread::spawn(move || vm.call("fib", &[int(40)]))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let asked = std::time::Instant::now();
+    handle.interrupt();
+    let error = runner.join().unwrap().unwrap_err();
+    assert!(asked.elapsed() < std::time::Duration::from_millis(500));
+    assert_eq!(error.kind(), ErrorKind::Interrupted);
+    // Located at a CALL of fib, the one whose callee just returned.
+    let innermost = error.call_stack().first().expect("a located error");
+    assert_eq!(innermost.function, "fib");
+    assert!(matches!(innermost.instruction, Some(7 | 12)), "{:?}", error.call_stack());
+    assert_eq!(vm.call("fib", &[int(10)]).unwrap(), int(55), "the next run is not affected");
+}
+
+#[test]
 fn errors_are_send_sync_and_clone() {
     fn check<T: std::error::Error + Send + Sync + Clone + 'static>(_: &T) {}
     let error: Error = "x".into();

@@ -379,22 +379,24 @@ impl VMState {
                     }
                 }};
             }
-            // Polls for cancellation by the host, at calls and backward jumps. An interrupt is
-            // located as `fail!` locates: at `pc`, or at `$at`.
-            macro_rules! poll_interrupt {
-                () => {
-                    if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
+            // Polls for cancellation by the host and hook changes after a VM call returned to
+            // `$caller` (still at its `CALL`, where an interrupt is located): with the polls at
+            // backward jumps, every run that goes on reaches one soon (recursion returns or
+            // meets the depth limit), so calls themselves need none.
+            macro_rules! poll_return {
+                ($caller:expr) => {{
+                    let word = signals.load();
+                    if word != quiet {
                         cold_path();
-                        fail!(interrupted());
+                        if word & INTERRUPT != 0 && signals.take_interrupt() {
+                            return Err(self.locate(interrupted()));
+                        }
+                        if (word & HOOKS != 0) != TRACED {
+                            $caller.pc.set($caller.pc.get() + 1);
+                            return Ok(Exit::Switch);
+                        }
                     }
-                };
-                ($at:expr) => {
-                    if signals.load() & INTERRUPT != 0 && signals.take_interrupt() {
-                        cold_path();
-                        pc = $at;
-                        fail!(interrupted());
-                    }
-                };
+                }};
             }
             // Enters a VM function from the fused call ending at `call_at`.
             macro_rules! enter {
@@ -631,8 +633,6 @@ impl VMState {
                             // `pc` has not moved since the fetch (`at` would keep one more value
                             // alive through the plain loop, spilled on every dispatch).
                             let call_at = pc + usize::from(n);
-                            // Located at the CALL, as the plain path would be.
-                            poll_interrupt!(call_at);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             match self.functions.slots.get(slot as usize).map(|(_, callable)| callable) {
                                 // VM functions first: the arms became a chain of compares in this order.
@@ -773,7 +773,6 @@ impl VMState {
                         push_copy(&mut self.pending_args, reg!(first));
                     }
                     Op::Call { slot } => {
-                        poll_interrupt!();
                         save!(pc);
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,
@@ -858,10 +857,8 @@ impl VMState {
                                     _ => return Ok(Exit::Return(Value::Int(int))),
                                 };
                                 set_int(&mut self.registers[caller.base], int);
+                                poll_return!(caller);
                                 caller.pc.set(caller.pc.get() + 1);
-                                if signals.hooks_enabled() {
-                                    return Ok(Exit::Switch);
-                                }
                                 continue 'frames;
                             }
                         }
@@ -905,10 +902,8 @@ impl VMState {
                             store(&mut self.registers[caller_base], value, &mut self.ref_writes);
                         }
                         if let Some(caller) = self.frames.last() {
+                            poll_return!(caller);
                             caller.pc.set(caller_pc + 1);
-                        }
-                        if signals.hooks_enabled() != TRACED {
-                            return Ok(Exit::Switch);
                         }
                         continue 'frames;
                     }
