@@ -59,7 +59,8 @@ pub(crate) fn set_int(register: &mut Value, value: i64) {
 #[inline(always)]
 pub(crate) fn set_unit(register: &mut Value) {
     if register.is_scalar() {
-        *register = Value::Unit;
+        // Nothing to drop; said so (an assignment calls the drop glue, out of line).
+        std::mem::forget(std::mem::replace(register, Value::Unit));
     } else {
         replace(register, Value::Unit);
     }
@@ -650,10 +651,14 @@ impl VMState {
                                         // one `Option<Value>` for all arms was merged through
                                         // memory byte by byte and stalled (perf, closure case).
                                         macro_rules! deliver {
-                                            ($value:expr) => {
-                                                match $value {
+                                            ($value:expr) => {{
+                                                let delivered: Option<Value> = $value;
+                                                match delivered {
                                                     Some(Value::Int(int)) => {
                                                         set_int(reg_mut!(0u16), int);
+                                                        // An int: nothing to drop, said so (or
+                                                        // the glue is called, out of line).
+                                                        std::mem::forget(delivered);
                                                         true
                                                     }
                                                     Some(value) => {
@@ -662,7 +667,7 @@ impl VMState {
                                                     }
                                                     None => false,
                                                 }
-                                            };
+                                            }};
                                         }
                                         // The array is taken mutably (unshared, it needs no
                                         // lock), so the other argument is read first.
