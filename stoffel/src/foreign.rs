@@ -247,7 +247,7 @@ impl<'a> ForeignFunctionContext<'a> {
 
     /// Whether any hook is enabled (then builtins fire their events).
     pub(crate) fn hooks_active(&self) -> bool {
-        self.state.hooks.active()
+        self.state.hooks_active()
     }
 
     /// Fires a hook event when hooks are enabled; `make` builds the event only then.

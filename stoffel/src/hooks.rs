@@ -144,12 +144,6 @@ impl HookManager {
         }
     }
 
-    /// Whether any hook is enabled (the dispatch loop polls the same bit in [`Signals`]).
-    #[inline]
-    pub(crate) fn active(&self) -> bool {
-        self.signals.hooks_enabled()
-    }
-
     fn update(&self, change: impl FnOnce(&mut Vec<Hook>)) {
         let mut hooks = lock(&self.hooks);
         let mut next = Vec::clone(&hooks);

@@ -148,6 +148,13 @@ impl VMState {
         }
     }
 
+    /// Whether any hook is enabled: the bit the dispatch loop polls, one pointer closer than
+    /// the hook manager's copy of it.
+    #[inline(always)]
+    pub(crate) fn hooks_active(&self) -> bool {
+        self.signals.hooks_enabled()
+    }
+
     /// The object store: live-object counts and the caps.
     pub fn object_store(&self) -> &ObjectStore {
         &self.store

@@ -173,7 +173,7 @@ impl VMState {
     /// Fires `BeforeFunctionCall` for `callee` with `args`, when hooks are enabled.
     #[inline(always)]
     fn fire_before_call(&self, callee: &str, args: &[Value]) -> Result<(), Error> {
-        if !self.hooks.active() {
+        if !self.hooks_active() {
             return Ok(());
         }
         self.fire_before_call_slow(callee, args)
@@ -191,7 +191,7 @@ impl VMState {
     fn finish_host_call(&self, callee: &str, result: Result<Value, Error>) -> Result<Value, Error> {
         match result {
             Ok(value) => {
-                if self.hooks.active() {
+                if self.hooks_active() {
                     self.fire(HookEvent::AfterFunctionCall(callee.to_owned(), value.clone()))?;
                 }
                 Ok(value)
@@ -434,7 +434,7 @@ impl VMState {
         }
         match result {
             Ok(output) => {
-                if self.hooks.active() {
+                if self.hooks_active() {
                     let value = deliver.value(self, &output);
                     self.fire(HookEvent::AfterFunctionCall(function.name.clone(), value))?;
                 }

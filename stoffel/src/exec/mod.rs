@@ -155,7 +155,7 @@ impl VMState {
     /// Runs until the frame stack returns to `entry_depth` frames.
     pub(crate) fn run(&mut self, entry_depth: usize) -> Result<Value, Error> {
         loop {
-            let exit = match (self.hooks.active(), self.metered) {
+            let exit = match (self.hooks_active(), self.metered) {
                 (false, false) => self.run_loop::<false, false>(entry_depth),
                 (false, true) => self.run_loop::<false, true>(entry_depth),
                 (true, _) => {

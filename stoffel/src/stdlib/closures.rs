@@ -110,7 +110,7 @@ fn name_argument<'a>(args: &'a [Value], builtin: &str) -> Result<&'a Str, Error>
 #[inline]
 pub(crate) fn read_upvalue(state: &VMState, caller: &str, name: &Str) -> Result<Value, Error> {
     let upvalue = find_upvalue(state, caller, name)?;
-    if state.hooks.active() {
+    if state.hooks_active() {
         let value = upvalue.get();
         state.fire(HookEvent::UpvalueRead(name.to_string(), value.clone()))?;
         return Ok(value);
@@ -124,7 +124,7 @@ pub(crate) fn read_upvalue(state: &VMState, caller: &str, name: &Str) -> Result<
 pub(crate) fn write_upvalue(state: &VMState, caller: &str, name: &Str, value: &Value) -> Result<(), Error> {
     let upvalue = find_upvalue(state, caller, name)?;
     let old = upvalue.set(value.clone());
-    if state.hooks.active() {
+    if state.hooks_active() {
         state.fire(HookEvent::UpvalueWrite(name.to_string(), old, value.clone()))?;
     } else {
         crate::exec::discard(old);

@@ -130,7 +130,7 @@ use crate::convert::argument as arg;
 
 /// Fires a hook event when hooks are enabled; `make` builds it only then.
 fn fire(state: &VMState, make: impl FnOnce() -> HookEvent) -> Result<(), Error> {
-    if state.hooks.active() {
+    if state.hooks_active() {
         state.fire(make())
     } else {
         Ok(())
