@@ -368,6 +368,48 @@ fn an_interrupt_stops_a_recursion_that_runs_no_loop() {
 }
 
 #[test]
+fn a_frame_goes_on_with_its_registers_after_a_foreign_call_that_grew_the_register_stack() {
+    // `host` calls back into `big`, whose 4,000 registers make the register stack grow (and
+    // move): `main` must find its own registers again after the call, in a loop.
+    let vm = VirtualMachine::new();
+    vm.load(
+        stoffel::asm::assemble(
+            "fn main() {
+                LDI r1, 5
+                LDI r2, 6
+                LDI r3, 0           // i
+                LDI r4, 3
+                LDI r5, 0           // total
+            again:
+                PUSHARG r1
+                PUSHARG r2
+                CALL host           // 5 + 6 + big() = 111
+                ADD r5, r5, r0
+                ADD r5, r5, r1      // r1 and r2 are still main's
+                ADD r5, r5, r2
+                LDI r6, 1
+                ADD r3, r3, r6
+                CMP r3, r4
+                JMPLT again
+                RET r5
+            }
+            fn big() registers(4000) {
+                LDI r3999, 100
+                RET r3999
+            }",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    vm.register_foreign_function("host", |ctx| {
+        let (a, b): (i64, i64) = (ctx.arg(0)?, ctx.arg(1)?);
+        let Value::Int(big) = ctx.call("big", &[])? else { return Err("big returns an int".into()) };
+        Ok(Value::Int(a + b + big))
+    });
+    assert_eq!(vm.execute("main").unwrap(), int(3 * (111 + 11)));
+}
+
+#[test]
 fn errors_are_send_sync_and_clone() {
     fn check<T: std::error::Error + Send + Sync + Clone + 'static>(_: &T) {}
     let error: Error = "x".into();

@@ -753,12 +753,22 @@ impl VMState {
                                     }
                                     pc = call_at;
                                     tri!(result);
-                                    save!(pc + 1);
                                     // The host may have enabled hooks.
                                     if signals.hooks_enabled() != TRACED {
+                                        save!(pc + 1);
                                         return Ok(Exit::Switch);
                                     }
-                                    continue 'frames;
+                                    // This frame is still on top (a host call re-entering the
+                                    // VM cleaned up after itself) and `pc`, `base` and the flag
+                                    // in hand are its own: only the borrows are taken again.
+                                    let Some(frame) = self.frames.last() else {
+                                        return Err(lost_window());
+                                    };
+                                    function = &frame.function;
+                                    code = &function.code;
+                                    reload!();
+                                    pc += 1;
+                                    continue;
                                 }
                                 Some(Callable::CallClosure) if n > 0 => {
                                     let callee = self.closure_callee(&self.registers[args.start]);
