@@ -427,9 +427,10 @@ impl VMState {
         let result =
             call_guarded(&function.name, || deliver.deliver((function.code)(context), context.state));
         self.native_depth -= 1;
-        // A panic may have skipped a nested call's own clean-up: drop what it left (checked
-        // first: unwinding nothing cost a tenth of a foreign call, A/B).
-        if !self.at_mark(mark) {
+        // A panic may have skipped a nested call's own clean-up: drop what it left. Only a
+        // failed call can have (a call back into the VM cleans up after itself on return and
+        // on error; a panic comes back as an error), so a success is not checked.
+        if result.is_err() && !self.at_mark(mark) {
             self.unwind_to(mark);
         }
         match result {
