@@ -643,7 +643,10 @@ impl VMState {
                                     // place; this frame stays borrowed, so no reload.
                                     // Errors are located at the CALL.
                                     pc = call_at;
-                                    if builtin.inline != Inline::No && !signals.hooks_enabled() {
+                                    // (No hook is enabled: this is the plain loop, which
+                                    // switches at the next poll when one is, as it does for
+                                    // every other event.)
+                                    if builtin.inline != Inline::No {
                                         // `first + 1` is the last register of a two-argument
                                         // group, inside the window (`compile` checked it).
                                         let second = usize::from(first) + 1;
@@ -823,8 +826,9 @@ impl VMState {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "GETUPVAL without a name"));
                         };
-                        // The running closure's cell by its interned name, when no event fires.
-                        if !TRACED && !signals.hooks_enabled() {
+                        // The running closure's cell by its interned name, when no event fires
+                        // (untraced: no hook was enabled at the last poll).
+                        if !TRACED {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
                                 match upvalue.get() {
                                     Value::Int(int) => set_int(reg_mut!(d), int),
@@ -842,7 +846,7 @@ impl VMState {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "SETUPVAL without a name"));
                         };
-                        if !TRACED && !signals.hooks_enabled() {
+                        if !TRACED {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
                                 write_upvalue(upvalue, reg!(a));
                                 pc += 1;
