@@ -301,13 +301,16 @@ fn fuel_counts_every_instruction_even_when_fused() {
     assert_eq!(vm.call("countdown", &[int(10)]).unwrap_err().kind(), ErrorKind::Limit);
 }
 
-#[test]
-fn another_thread_can_interrupt_a_running_program() {
-    let vm = Arc::new(vm_with(vec![function("spin", &[], 1, body![label("top"), JMP("top".into())])]));
+/// Runs `run` on another thread, interrupts it after 50 ms and returns its error, asserting
+/// that the interrupt took effect within half a second.
+fn interrupted_after_50_ms(
+    vm: &Arc<VirtualMachine>,
+    run: impl FnOnce(&VirtualMachine) -> Result<Value, Error> + Send + 'static,
+) -> Error {
     let handle = vm.interrupt_handle();
     let runner = {
-        let vm = Arc::clone(&vm);
-        std::thread::spawn(move || vm.execute("spin"))
+        let vm = Arc::clone(vm);
+        std::thread::spawn(move || run(&vm))
     };
     std::thread::sleep(std::time::Duration::from_millis(50));
     let asked = std::time::Instant::now();
@@ -315,6 +318,13 @@ fn another_thread_can_interrupt_a_running_program() {
     let error = runner.join().unwrap().unwrap_err();
     assert!(asked.elapsed() < std::time::Duration::from_millis(500));
     assert_eq!(error.kind(), ErrorKind::Interrupted);
+    error
+}
+
+#[test]
+fn another_thread_can_interrupt_a_running_program() {
+    let vm = Arc::new(vm_with(vec![function("spin", &[], 1, body![label("top"), JMP("top".into())])]));
+    interrupted_after_50_ms(&vm, |vm| vm.execute("spin"));
     // The next run is not affected.
     vm.register_function(function("one", &[], 1, body![LDI(0, int(1)), RET(0)])).unwrap();
     assert_eq!(vm.execute("one").unwrap(), int(1));
@@ -325,41 +335,8 @@ fn an_interrupt_stops_a_recursion_that_runs_no_loop() {
     // Naive fib(40): hundreds of millions of calls and no backward jump. Returns poll for the
     // interrupt (calls need not: a run that goes on returns, or meets the depth limit).
     let vm = Arc::new(VirtualMachine::new());
-    vm.load(
-        stoffel::asm::assemble(
-            "fn fib(n) {
-                LDI r1, 2
-                CMP r0, r1
-                JMPLT done
-                MOV r3, r0
-                LDI r1, 1
-                SUB r2, r3, r1
-                PUSHARG r2
-                CALL fib
-                MOV r2, r0
-                LDI r1, 2
-                SUB r1, r3, r1
-                PUSHARG r1
-                CALL fib
-                ADD r0, r2, r0
-            done:
-                RET r0
-            }",
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let handle = vm.interrupt_handle();
-    let runner = {
-        let vm = Arc::clone(&vm);
-        std::thread::spawn(move || vm.call("fib", &[int(40)]))
-    };
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let asked = std::time::Instant::now();
-    handle.interrupt();
-    let error = runner.join().unwrap().unwrap_err();
-    assert!(asked.elapsed() < std::time::Duration::from_millis(500));
-    assert_eq!(error.kind(), ErrorKind::Interrupted);
+    vm.load(stoffel::asm::assemble(include_str!("../benches/programs/fib.stf")).unwrap()).unwrap();
+    let error = interrupted_after_50_ms(&vm, |vm| vm.call("fib", &[int(40)]));
     // Located at a CALL of fib, the one whose callee just returned.
     let innermost = error.call_stack().first().expect("a located error");
     assert_eq!(innermost.function, "fib");
