@@ -1,4 +1,4 @@
-//! Signals: one atomic word that the dispatch loop polls at calls and backward jumps. It holds
+//! Signals: one atomic word that the dispatch loop polls at returns and backward jumps. It holds
 //! a pending interrupt (set by an [`InterruptHandle`](crate::InterruptHandle)) and whether any
 //! hook is enabled (kept by the hook manager), so a loop with nothing to notice pays one load
 //! and one compare (two separate flags cost the tight loop a fifth of its time, `benches/hooks.rs`).

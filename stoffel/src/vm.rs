@@ -71,7 +71,8 @@ impl std::ops::DerefMut for StateGuard<'_> {
 }
 
 /// Lets another thread stop a running program: the run fails with an
-/// [`ErrorKind::Interrupted`] error at its next call or backward jump.
+/// [`ErrorKind::Interrupted`] error at its next return or backward jump (a run that goes on
+/// reaches one soon: recursion returns or meets the call-depth limit).
 #[derive(Clone)]
 pub struct InterruptHandle(Arc<Signals>);
 
