@@ -391,8 +391,9 @@ impl VMState {
             }
         }
         let result = self.run_foreign(function, &copies[..count], IntoRegister(result_to));
-        // Reference values are dropped in place; the rest are scalars, nothing to drop.
-        for copy in &mut copies {
+        // Reference values are dropped in place; the rest are scalars, nothing to drop (and the
+        // slots past `count` still hold unit).
+        for copy in copies.iter_mut().take(count) {
             if !copy.is_scalar() {
                 *copy = Value::Unit;
             }
