@@ -830,9 +830,14 @@ impl VMState {
                         // (untraced: no hook was enabled at the last poll).
                         if !TRACED {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
-                                match upvalue.get() {
-                                    Value::Int(int) => set_int(reg_mut!(d), int),
-                                    value => store(reg_mut!(d), value, &mut self.ref_writes),
+                                let value = upvalue.get();
+                                if let Value::Int(int) = value {
+                                    set_int(reg_mut!(d), int);
+                                    // Nothing to drop (matched as a temporary, it went
+                                    // through the drop glue, out of line).
+                                    std::mem::forget(value);
+                                } else {
+                                    store(reg_mut!(d), value, &mut self.ref_writes);
                                 }
                                 pc += 1;
                                 continue;
