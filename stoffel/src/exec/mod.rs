@@ -425,8 +425,8 @@ impl VMState {
                     }
                     let count = callee.def.register_count;
                     let new_base = self.registers.open(count);
-                    // The window may hold scalars of an earlier call: reset what the callee may
-                    // read before writing. With no reference among the arguments its registers
+                    // The window may hold what an earlier call left (scalars, string
+                    // constants): reset what the callee may read before writing. With no reference among the arguments its registers
                     // may be left as they are on return (see `assigned`).
                     // (Counted before the arguments: a reference among them makes it differ.)
                     let ref_epoch = match &callee.assignment {
