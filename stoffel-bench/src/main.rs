@@ -10,6 +10,8 @@
 //! (callgrind) of Stoffel and Lua: deterministic where wall time is not (code layout alone moves
 //! tight loops by ±25% on this machine). `--child NAME [SIZE]` runs one case once, for a
 //! profiler: `valgrind --tool=callgrind target/release/stoffel-bench --child foreign 100000`.
+//! `tools/ab.py` times binaries against each other through `--child` (interleaved, median and
+//! minimum); `tools/callgrind-join.sh` shows what each machine instruction costs per unit.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -108,8 +110,19 @@ fn main() {
     // one given (`--child foreign 100000` under callgrind), and exit.
     if let [_, flag, name, size @ ..] = args.as_slice() {
         if flag == "--child" {
-            let case = stoffel_bench::case(name).expect("known case");
-            let size = size.first().map(|size| size.parse().expect("a size"));
+            let Some(case) = stoffel_bench::case(name) else {
+                let known: Vec<&str> = CASES.iter().map(|case| case.name).collect();
+                eprintln!("unknown case `{name}`; the cases: {}", known.join(", "));
+                std::process::exit(2);
+            };
+            let size = match size.first().map(|size| size.parse()) {
+                None => None,
+                Some(Ok(size)) => Some(size),
+                Some(Err(_)) => {
+                    eprintln!("the size must be an integer, not `{}`", size[0]);
+                    std::process::exit(2);
+                }
+            };
             stoffel_time(case, 1, size);
             return;
         }
