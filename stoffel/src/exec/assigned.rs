@@ -23,11 +23,9 @@ pub(crate) struct Assignment {
     /// For each instruction, the registers every path to it has written (parameters count as
     /// written; an instruction no path reaches has all bits set).
     pub(crate) before: Box<[u64]>,
-    /// Registers, parameters aside, that some instruction may read before any write: reset to
-    /// unit when the frame is entered.
-    pub(crate) reset: Box<[u16]>,
-    /// `reset` as a mask.
-    pub(crate) reset_mask: u64,
+    /// Registers (bit r for register r), parameters aside, that some instruction may read
+    /// before any write: reset to unit when the frame is entered.
+    pub(crate) reset: u64,
 }
 
 /// The register bit of `register`, or none beyond 64.
@@ -85,17 +83,16 @@ pub(crate) fn analyse(def: &VMFunction) -> Option<Assignment> {
             }
         }
     }
-    let mut reset_mask = 0;
+    let mut reset = 0;
     for (index, instruction) in def.instructions.iter().enumerate() {
         if reached[index] {
             for register in instruction.source_registers() {
-                reset_mask |= bit(register) & !before[index];
+                reset |= bit(register) & !before[index];
             }
         }
     }
-    reset_mask &= !parameters;
-    let reset = (0..def.register_count).filter(|&r| reset_mask & bit(r) != 0).map(|r| r as u16).collect();
-    Some(Assignment { before: before.into_boxed_slice(), reset, reset_mask })
+    reset &= !parameters;
+    Some(Assignment { before: before.into_boxed_slice(), reset })
 }
 
 impl VMState {
@@ -112,7 +109,7 @@ impl VMState {
             let Some(assignment) = &frame.function.assignment else { continue };
             let written = assignment.before.get(frame.pc.get()).copied().unwrap_or(u64::MAX);
             // Registers reset on entry hold unit or what this call wrote: exact already.
-            let exact = written | assignment.reset_mask;
+            let exact = written | assignment.reset;
             for register in 0..frame.function.def.register_count {
                 if exact & bit(register) == 0 {
                     if let Some(value) = self.registers.get_mut(frame.base + register) {
@@ -138,7 +135,7 @@ mod tests {
         // The benchmark's fib: r1 to r3 are written before they are read on every path.
         let fib = function(include_str!("../../../benches/programs/fib.stf"));
         let assignment = analyse(&fib).expect("4 registers");
-        assert!(assignment.reset.is_empty(), "{assignment:?}");
+        assert_eq!(assignment.reset, 0, "{assignment:?}");
         assert_eq!(assignment.before[0], 0b0001, "the parameter");
         assert_eq!(assignment.before[3], 0b0011, "after LDI r1");
         // At `done` only r0 and r1 are written on both paths.
@@ -157,8 +154,7 @@ mod tests {
             }",
         );
         let assignment = analyse(&branchy).expect("3 registers");
-        assert_eq!(&*assignment.reset, &[2]);
-        assert_eq!(assignment.reset_mask, 0b100);
+        assert_eq!(assignment.reset, 0b100);
         // A loop: r1 is read at the top before the body writes it on the first pass.
         let looped = function(
             "fn g() {
@@ -169,7 +165,7 @@ mod tests {
             }",
         );
         let assignment = analyse(&looped).expect("2 registers");
-        assert_eq!(&*assignment.reset, &[1]);
+        assert_eq!(assignment.reset, 0b10);
         // CALL writes r0; an unreachable read changes nothing.
         let called = function(
             "fn h() {
@@ -179,7 +175,7 @@ mod tests {
             }",
         );
         let assignment = analyse(&called).expect("2 registers");
-        assert!(assignment.reset.is_empty(), "{assignment:?}");
+        assert_eq!(assignment.reset, 0, "{assignment:?}");
     }
 
     #[test]
@@ -187,6 +183,6 @@ mod tests {
         let big = function("fn big() registers(65) {\n LDI r64, 1\n RET r64\n}");
         assert!(analyse(&big).is_none());
         let fits = function("fn fits() registers(64) {\n RET r63\n}");
-        assert_eq!(&*analyse(&fits).expect("64 registers").reset, &[63]);
+        assert_eq!(analyse(&fits).expect("64 registers").reset, 1 << 63);
     }
 }

@@ -425,14 +425,15 @@ impl VMState {
                     }
                     let count = callee.def.register_count;
                     let new_base = self.registers.open(count);
-                    // The window may hold what an earlier call left (scalars, string
-                    // constants): reset what the callee may read before writing. With no reference among the arguments its registers
-                    // may be left as they are on return (see `assigned`).
-                    // (Counted before the arguments: a reference among them makes it differ.)
+                    // The window may hold what an earlier call left (scalars, string constants):
+                    // reset what the callee may read before writing. With no reference among the
+                    // arguments its registers may be left as they are on return (see
+                    // `assigned`; counted before the arguments, so a reference among them makes
+                    // the count differ).
                     let ref_epoch = match &callee.assignment {
                         Some(assignment) => {
-                            if !assignment.reset.is_empty() {
-                                self.registers.reset_listed(new_base, &assignment.reset);
+                            if assignment.reset != 0 {
+                                self.registers.reset_listed(new_base, assignment.reset);
                             }
                             self.ref_writes
                         }
