@@ -327,16 +327,6 @@ impl VMState {
         }
     }
 
-    /// The slot of the VM function a closure value runs, with the closure; `None` for anything
-    /// else (the plain `call_closure` path reports why).
-    pub(crate) fn closure_callee(&self, value: &Value) -> Option<(u32, Arc<Closure>)> {
-        let Value::Closure(closure) = value else { return None };
-        match self.functions.get(closure.slot) {
-            Some((_, Callable::Vm(_))) => Some((closure.slot, Arc::clone(closure))),
-            _ => None,
-        }
-    }
-
     /// Calls a foreign function with the pending arguments from `start` on, consuming them.
     pub(crate) fn call_foreign(&mut self, function: &ForeignFunction, start: usize) -> Result<Value, Error> {
         function.check_arity(self.pending_args.len() - start)?;

@@ -775,12 +775,14 @@ impl VMState {
                                     continue;
                                 }
                                 Some(Callable::CallClosure) if n > 0 => {
-                                    let callee = self.closure_callee(&self.registers[args.start]);
-                                    reload!();
-                                    if let Some((slot, closure)) = callee {
+                                    // A closure over a VM function: entered here (anything
+                                    // else takes the plain path, which reports it).
+                                    if let Value::Closure(closure) = reg!(first) {
+                                        let slot = closure.slot;
                                         if let Some((_, Callable::Vm(callee))) =
                                             self.functions.slots.get(slot as usize)
                                         {
+                                            let closure = Arc::clone(closure);
                                             let args = args.start + 1..args.end;
                                             enter_fast!(callee, slot, args, Some(closure), call_at)
                                         }
