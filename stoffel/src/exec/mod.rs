@@ -662,6 +662,9 @@ impl VMState {
                                                         set_int(reg_mut!(0u16), int);
                                                         // An int: nothing to drop, said so (or
                                                         // the glue is called, out of line).
+                                                        // Not left to `store`: moving the value
+                                                        // out of the `Option` copied it whole
+                                                        // (array +23%, closure +13%, A/B).
                                                         std::mem::forget(delivered);
                                                         true
                                                     }
@@ -833,15 +836,8 @@ impl VMState {
                         // (untraced: no hook was enabled at the last poll).
                         if !TRACED {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
-                                let value = upvalue.get();
-                                if let Value::Int(int) = value {
-                                    set_int(reg_mut!(d), int);
-                                    // Nothing to drop (matched as a temporary, it went
-                                    // through the drop glue, out of line).
-                                    std::mem::forget(value);
-                                } else {
-                                    store(reg_mut!(d), value, &mut self.ref_writes);
-                                }
+                                // `store` writes an int as an int, without the drop glue.
+                                store(reg_mut!(d), upvalue.get(), &mut self.ref_writes);
                                 pc += 1;
                                 continue;
                             }
