@@ -482,10 +482,15 @@ impl VMState {
             }
 
             loop {
-                let Some(&op) = code.get(pc) else {
-                    // Validation makes every body end in RET or JMP; this is unreachable.
-                    return Err(Error::new(ErrorKind::Usage, "execution ran past the last instruction"));
-                };
+                debug_assert!(pc < code.len(), "pc {pc} past {} ops", code.len());
+                // SAFETY: `pc` is always an index into `code`: a frame starts at 0 (no body is
+                // empty), and every other value it takes is a successor of the op that ran
+                // (`Op::successors`: the next op, a jump target, past a fused group, after a
+                // `CALL` on return), all of which `compile` checked to lie in the code. The
+                // bounds check cost three instructions per dispatch and kept the code pointer
+                // and the register window out of registers (fib −7% time, loop −8 instructions
+                // an iteration).
+                let op = unsafe { *code.get_unchecked(pc) };
                 // The instruction's own index, for the traced events after it (a taken jump
                 // has moved `pc` by then).
                 let at = pc;

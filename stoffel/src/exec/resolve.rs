@@ -276,6 +276,38 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Where control may go after this op at `index` ran (in any loop): the next op unless it
+    /// returns or always jumps, its jump target, and past what a fused op skips on its fast
+    /// path (the plain ops after it, which its fallback runs).
+    pub(crate) fn successors(self, index: usize) -> [Option<usize>; 3] {
+        let next = Some(index + 1);
+        let target = |t: u32| Some(t as usize);
+        match self {
+            Op::Ret { .. } => [None; 3],
+            Op::Jmp { t } => [target(t), None, None],
+            Op::JmpEq { t } | Op::JmpNeq { t } | Op::JmpLt { t } | Op::JmpGt { t } => [next, target(t), None],
+            Op::CmpJmpEq { t, .. }
+            | Op::CmpJmpNeq { t, .. }
+            | Op::CmpJmpLt { t, .. }
+            | Op::CmpJmpGt { t, .. } => [next, Some(index + 2), target(u32::from(t))],
+            Op::CmpImmJmpEq { t, .. }
+            | Op::CmpImmJmpNeq { t, .. }
+            | Op::CmpImmJmpLt { t, .. }
+            | Op::CmpImmJmpGt { t, .. } => [next, Some(index + 3), target(u32::from(t))],
+            Op::AddImm { .. } | Op::SubImm { .. } => [next, Some(index + 2), None],
+            Op::AddCmpJmpEq { offset, .. }
+            | Op::AddCmpJmpNeq { offset, .. }
+            | Op::AddCmpJmpLt { offset, .. }
+            | Op::AddCmpJmpGt { offset, .. } => {
+                [next, Some(index + 3), index.checked_add_signed(isize::from(offset))]
+            }
+            Op::CallArgs { n, .. } => [next, Some(index + usize::from(n) + 1), None],
+            _ => [next, None, None],
+        }
+    }
+}
+
 /// A function ready to run: its definition (for hooks, errors, disassembly) and its code.
 pub(crate) struct CompiledFunction {
     pub(crate) def: VMFunction,
@@ -360,6 +392,18 @@ pub(crate) fn compile(
     if let Some(op) = code.iter().find(|op| op.highest_register().is_some_and(|r| r >= count)) {
         return Err(Error::validation(format!(
             "`{}`: {op:?} reaches beyond its {count} registers",
+            def.name
+        )));
+    }
+    // The loop fetches ops without a bounds check: every place control can go must be an op.
+    let length = code.len();
+    if let Some((index, op)) = code
+        .iter()
+        .enumerate()
+        .find(|&(index, op)| op.successors(index).into_iter().flatten().any(|next| next >= length))
+    {
+        return Err(Error::validation(format!(
+            "`{}`: {op:?} at instruction {index} can run past the end of the body",
             def.name
         )));
     }
@@ -531,6 +575,9 @@ mod tests {
                 2,
             ),
             (vec![Instruction::RET(0)], 0),
+            // Control would fall off the end (validation demands a final RET or JMP).
+            (vec![Instruction::MOV(0, 0)], 1),
+            (vec![Instruction::RET(0), Instruction::ADD(0, 0, 0)], 1),
         ] {
             let error = unvalidated(instructions.clone(), registers).unwrap_err();
             assert_eq!(error.kind(), crate::ErrorKind::Validation, "{instructions:?}");
