@@ -213,6 +213,42 @@ fn closures_can_take_arguments() {
 }
 
 #[test]
+fn get_upvalue_reads_every_kind_of_value() {
+    // The in-loop `get_upvalue` reads an int without building a `Value`; the rest as values.
+    let add_base = closure_function(
+        "add_base",
+        &["x"],
+        &["base"],
+        2,
+        body![MOV(1, 0), LDI(0, s("base")), PUSHARG(0), CALL("get_upvalue".into()), ADD(0, 0, 1), RET(0),],
+    );
+    let make = function(
+        "make_adder",
+        &["base"],
+        3,
+        body![
+            LDI(1, s("add_base")),
+            LDI(2, s("base")),
+            PUSHARG(1),
+            PUSHARG(2),
+            CALL("create_closure".into()),
+            RET(0),
+        ],
+    );
+    let vm = vm_with(vec![add_base, make]);
+    for (base, x, sum) in [
+        (Value::Int(-3), Value::Int(5), Value::Int(2)),
+        (Value::Float(1.5), Value::Float(2.0), Value::Float(3.5)),
+        (Value::from("ab"), Value::from("cd"), Value::from("abcd")),
+    ] {
+        let adder = vm.call("make_adder", &[base]).unwrap();
+        assert_eq!(vm.call("call_closure", &[adder.clone(), x.clone()]).unwrap(), sum);
+        // Twice: the second read finds the first one's result in the register.
+        assert_eq!(vm.call("call_closure", &[adder, x]).unwrap(), sum);
+    }
+}
+
+#[test]
 fn closure_errors() {
     let vm = vm();
     // Capturing a name the callee does not declare.

@@ -54,6 +54,16 @@ impl UpvalueCell {
         self.get_other()
     }
 
+    /// The int the cell holds, if it holds one (no lock).
+    #[inline(always)]
+    pub(crate) fn get_int(&self) -> Option<i64> {
+        if self.holds_int.load(Ordering::Acquire) {
+            Some(self.int.load(Ordering::Relaxed))
+        } else {
+            None
+        }
+    }
+
     fn get_other(&self) -> Value {
         let other = lock(&self.other);
         // An int may have been written since the check above.
@@ -233,6 +243,16 @@ mod tests {
         drop(old);
         assert_eq!(Arc::strong_count(&shared), 1, "the cell keeps no reference once it holds an int");
         assert_eq!(cell.get(), Value::Int(0));
+    }
+
+    #[test]
+    fn get_int_reads_only_an_int() {
+        let cell = UpvalueCell::new(Value::Int(4));
+        assert_eq!(cell.get_int(), Some(4));
+        cell.set(Value::from("four"));
+        assert_eq!(cell.get_int(), None);
+        cell.set_int(5);
+        assert_eq!(cell.get_int(), Some(5));
     }
 
     #[test]

@@ -76,19 +76,28 @@ impl RegisterStack {
     /// `VMState::ref_writes`).
     #[inline(always)]
     pub(crate) fn pass(&mut self, from: std::ops::Range<usize>, to: usize, ref_writes: &mut u64) {
-        let (below, window) = self.values.split_at_mut(to);
-        for (source, register) in below[from].iter().zip(window) {
-            debug_assert!(left_behind(register), "a reference left above the top");
-            // One write per arm: a `Value` chosen between the arms and written after was
-            // copied with its padding from a stack slot, four more stores per argument.
-            match source {
-                Value::Int(int) => overwrite(register, Value::Int(*int)),
-                other => {
-                    if !other.is_scalar() {
-                        *ref_writes += 1;
-                    }
-                    overwrite(register, other.clone())
+        // By index, an int first and as an int: split into source and window slices and
+        // zipped, the set-up and LLVM's tests of the other tags before the int's cost every
+        // call (one int argument, the common call, the most: fib 376 -> 361 instructions).
+        debug_assert!(
+            self.values[to..to + from.len()].iter().all(left_behind),
+            "a reference left above the top"
+        );
+        if from.len() == 1 {
+            if let Value::Int(int) = self.values[from.start] {
+                crate::exec::set_int(&mut self.values[to], int);
+                return;
+            }
+        }
+        for (source, target) in from.zip(to..) {
+            if let Value::Int(int) = self.values[source] {
+                crate::exec::set_int(&mut self.values[target], int);
+            } else {
+                let value = self.values[source].clone();
+                if !value.is_scalar() {
+                    *ref_writes += 1;
                 }
+                overwrite(&mut self.values[target], value);
             }
         }
     }

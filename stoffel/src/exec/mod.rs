@@ -723,7 +723,19 @@ impl VMState {
                                                 }
                                             }
                                             (Inline::GetUpvalue, 1, Value::String(name)) => {
-                                                deliver!(self.frames.running_upvalue(name).map(Upvalue::get))
+                                                match self.frames.running_upvalue(name) {
+                                                    // An int without building a `Value`: one
+                                                    // in an `Option` was merged with the other
+                                                    // arms' through the stack, byte by byte.
+                                                    Some(upvalue) => match upvalue.cell.get_int() {
+                                                        Some(int) => {
+                                                            set_int(reg_mut!(0u16), int);
+                                                            true
+                                                        }
+                                                        None => deliver!(Some(upvalue.get())),
+                                                    },
+                                                    None => false,
+                                                }
                                             }
                                             (Inline::SetUpvalue, 2, Value::String(name)) => {
                                                 match self.frames.running_upvalue(name) {
