@@ -371,7 +371,11 @@ impl VMState {
                             pc += 2;
                             if $taken(next, limit) {
                                 flag = $flag(next, limit);
-                                jump!((pc - 2) as isize + isize::from($offset))
+                                // Back to the loop's top (`offset <= 0`, see
+                                // `fuse_counted_loops`): a poll without the direction test.
+                                let target = (pc - 2).wrapping_add_signed(isize::from($offset));
+                                poll_backward!(target);
+                                pc = target.wrapping_sub(1);
                             } else {
                                 flag = CompareFlag::from_ordering(Some(next.cmp(&limit)));
                             }
@@ -458,23 +462,28 @@ impl VMState {
                     continue;
                 }};
             }
+            // Backward jumps close loops: they poll for cancellation and hook changes, one load
+            // and compare while there are none.
+            macro_rules! poll_backward {
+                ($target:expr) => {{
+                    let word = signals.load();
+                    if word != quiet {
+                        cold_path();
+                        if word & INTERRUPT != 0 && signals.take_interrupt() {
+                            fail!(interrupted());
+                        }
+                        if (word & HOOKS != 0) != TRACED {
+                            save!($target);
+                            return Ok(Exit::Switch);
+                        }
+                    }
+                }};
+            }
             macro_rules! jump {
                 ($t:expr) => {{
                     let target = $t as usize;
                     if target <= pc {
-                        // Backward jumps close loops: poll for cancellation and hook changes,
-                        // one load and compare while there are none.
-                        let word = signals.load();
-                        if word != quiet {
-                            cold_path();
-                            if word & INTERRUPT != 0 && signals.take_interrupt() {
-                                fail!(interrupted());
-                            }
-                            if (word & HOOKS != 0) != TRACED {
-                                save!(target);
-                                return Ok(Exit::Switch);
-                            }
-                        }
+                        poll_backward!(target);
                     }
                     // One before: every instruction ends with `pc += 1`.
                     pc = target.wrapping_sub(1);
@@ -490,7 +499,7 @@ impl VMState {
                 // bounds check cost three instructions per dispatch and kept the code pointer
                 // and the register window out of registers (fib −7% time, loop −8 instructions
                 // an iteration).
-                let op = unsafe { *code.get_unchecked(pc) };
+                let op = unsafe { code.get_unchecked(pc) };
                 // The instruction's own index, for the traced events after it (a taken jump
                 // has moved `pc` by then).
                 let at = pc;
@@ -509,7 +518,7 @@ impl VMState {
                     }
                     fuel -= 1;
                 }
-                match op {
+                match *op {
                     Op::Ld { d, k } => {
                         let top = self.pending_args.len() as i64 - 1;
                         let index = top + i64::from(k);

@@ -169,9 +169,10 @@ pub(crate) enum Op {
         t: u16,
     },
     /// Superinstruction: `ADD i, i, step` and the fused compare-and-jump after it that tests
-    /// the new `i` against `limit` — a counted loop's step, Lua's `FORLOOP`. The jump target
-    /// is `offset` instructions from this op. Traced and metered runs (and non-int operands, or
-    /// overflow) execute it as the plain `ADD` and go on to the compare.
+    /// the new `i` against `limit` — a counted loop's step, Lua's `FORLOOP`. The jump goes
+    /// back: its target is `offset` (at most 0) instructions from this op. Traced and metered
+    /// runs (and non-int operands, or overflow) execute it as the plain `ADD` and go on to the
+    /// compare.
     AddCmpJmpEq {
         offset: i8,
         i: u16,
@@ -469,7 +470,7 @@ fn fuse_small_constants(code: &mut [Op], constants: &[Value], targets: &HashSet<
 
 /// Fuses an in-place `ADD i, i, step` with the fused compare-and-jump right after it that
 /// compares the new `i` (first) against another register, when the compare is not a jump
-/// target and its target is within `i8` reach of the `ADD`.
+/// target and it jumps back, at most 128 instructions before the `ADD`.
 fn fuse_counted_loops(code: &mut [Op], targets: &HashSet<usize>) {
     for index in 0..code.len().saturating_sub(1) {
         let Op::Add { d: i, a, b: step } = code[index] else { continue };
@@ -486,7 +487,11 @@ fn fuse_counted_loops(code: &mut [Op], targets: &HashSet<usize>) {
         if compared != i || limit == i {
             continue;
         }
+        // Backward only (a loop's step): the loop then polls without testing the direction.
         let Ok(offset) = i8::try_from(i64::from(t) - index as i64) else { continue };
+        if offset > 0 {
+            continue;
+        }
         code[index] = match code[index + 1] {
             Op::CmpJmpEq { .. } => Op::AddCmpJmpEq { offset, i, step, limit },
             Op::CmpJmpNeq { .. } => Op::AddCmpJmpNeq { offset, i, step, limit },
@@ -647,6 +652,18 @@ mod tests {
         // Not in place (ADD 1, 0, 1), or the compare tests another register: not fused.
         assert_eq!(code[3], Op::Add { d: 1, a: 0, b: 1 });
         assert_eq!(code[6], Op::AddTo { d: 0, b: 1 }, "an accumulation no fusion took");
+        // A step whose compare jumps forward is no loop's: not fused.
+        let code = compiled(
+            vec![
+                Instruction::ADD(0, 0, 1),
+                Instruction::CMP(0, 1),
+                Instruction::JMPLT("end".into()),
+                Instruction::RET(1),
+                Instruction::RET(0),
+            ],
+            &[("end", 4)],
+        );
+        assert_eq!(code[0], Op::AddTo { d: 0, b: 1 });
     }
 
     #[test]
