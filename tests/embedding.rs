@@ -64,7 +64,7 @@ fn typed_register_fn_converts_and_checks_arity() {
         vm.call("add", &[int(2), Value::from("x")]).unwrap_err().message(),
         "argument 2 of `add`: expected int, found string"
     );
-    assert_eq!(vm.call("add", &[int(2)]).unwrap_err().message(), "`add` takes 2 arguments, but 1 were given");
+    assert_eq!(vm.call("add", &[int(2)]).unwrap_err().message(), "`add` takes 2 arguments, but 1 was given");
     assert_eq!(vm.call("div", &[int(7), int(0)]).unwrap_err().message(), "divide by zero");
     assert_eq!(vm.call("greet", &[Value::from("ada")]).unwrap(), Value::from("hello ada"));
     assert_eq!(vm.call("greet", &[Value::from("ada"), Value::from("!")]).unwrap(), Value::from("hello ada!"));

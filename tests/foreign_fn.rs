@@ -475,7 +475,7 @@ fn a_panic_becomes_an_error_and_the_vm_still_works() {
 #[test]
 fn arity_errors_state_the_accepted_range() {
     let vm = vm_with_foreign!(add, plus_maybe, count_rest, small);
-    assert_eq!(error_message(&vm, "add", &[int(1)]), "`add` takes 2 arguments, but 1 were given");
+    assert_eq!(error_message(&vm, "add", &[int(1)]), "`add` takes 2 arguments, but 1 was given");
     assert_eq!(
         error_message(&vm, "add", &[int(1), int(2), int(3)]),
         "`add` takes 2 arguments, but 3 were given"
@@ -492,7 +492,7 @@ fn arity_errors_state_the_accepted_range() {
         error_message(&vm, "count_rest", &[]),
         "`count_rest` takes at least 1 argument, but 0 were given"
     );
-    assert_eq!(error_message(&vm, "small", &[int(1)]), "`small` takes 0 arguments, but 1 were given");
+    assert_eq!(error_message(&vm, "small", &[int(1)]), "`small` takes 0 arguments, but 1 was given");
     assert_eq!(vm.call("add", &[int(1)]).unwrap_err().kind(), ErrorKind::Arity);
 }
 
@@ -536,7 +536,7 @@ fn the_name_option_renames_and_raw_identifiers_are_unraw() {
     // Errors use the VM name.
     assert_eq!(
         error_message(&vm, "math.hypot", &[int(3)]),
-        "`math.hypot` takes 2 arguments, but 1 were given"
+        "`math.hypot` takes 2 arguments, but 1 was given"
     );
     assert_eq!(
         error_message(&vm, "math.hypot", &[int(3), Value::Bool(true)]),

@@ -158,11 +158,11 @@ fn arrays_longer_than_32_work() {
 fn builtins_check_arity() {
     let vm = VirtualMachine::new();
     let cases: [(&str, Vec<Value>, &str); 6] = [
-        ("create_object", vec![int(1)], "`create_object` takes 0 arguments, but 1 were given"),
-        ("get_field", vec![int(1)], "`get_field` takes 2 arguments, but 1 were given"),
+        ("create_object", vec![int(1)], "`create_object` takes 0 arguments, but 1 was given"),
+        ("get_field", vec![int(1)], "`get_field` takes 2 arguments, but 1 was given"),
         ("set_field", vec![int(1), int(2)], "`set_field` takes 3 arguments, but 2 were given"),
         ("get_upvalue", vec![], "`get_upvalue` takes 1 argument, but 0 were given"),
-        ("set_upvalue", vec![s("x")], "`set_upvalue` takes 2 arguments, but 1 were given"),
+        ("set_upvalue", vec![s("x")], "`set_upvalue` takes 2 arguments, but 1 was given"),
         ("create_array", vec![int(1), int(2)], "`create_array` takes 0 to 1 arguments, but 2 were given"),
     ];
     for (name, args, message) in cases {

@@ -643,7 +643,7 @@ fn fused_calls_with_the_wrong_argument_count() {
         differential(&[too_few, callees], "outer", &[]),
         err(
             ErrorKind::Arity,
-            "`two` takes 2 arguments, but 1 were given",
+            "`two` takes 2 arguments, but 1 was given",
             &[("middle", Some(2)), ("outer", Some(2))]
         )
     );
@@ -806,7 +806,7 @@ fn fused_call_closure_errors() {
     "#;
     assert_eq!(
         differential(&[wrong_count, ADDER], "main", &[]),
-        err(ErrorKind::Arity, "`adder` takes 2 arguments, but 1 were given", &[("main", Some(7))])
+        err(ErrorKind::Arity, "`adder` takes 2 arguments, but 1 was given", &[("main", Some(7))])
     );
     let not_a_closure = r#"
         fn main() {
@@ -1852,6 +1852,46 @@ fn a_function_swapped_during_the_run() {
         vec![vm.execute("main").into()]
     });
     assert_eq!(outcomes, [ok("[13, 42, 42]")]);
+}
+
+#[test]
+fn a_fused_call_follows_its_name_from_vm_to_foreign_to_missing_and_back() {
+    // One fused `PUSHARG r1; CALL op` site; between runs `op` is a VM function, a foreign one,
+    // a VM function again, then (with a fresh name table entry) called before it exists.
+    let text = r#"
+        fn main() {
+            LDI r1, 20
+            PUSHARG r1
+            CALL op
+            RET r0
+        }
+        fn op(x) {
+            LDI r1, 1
+            ADD r0, r0, r1
+            RET r0
+        }
+    "#;
+    let outcomes = each_mode(|vm, mode| {
+        load(vm, mode, &[text]);
+        let mut outcomes = vec![vm.execute("main").into()];
+        vm.register_fn("op", |x: i64| x * 2);
+        outcomes.push(vm.execute("main").into());
+        let op = stoffel::asm::assemble("fn op(x) {\n SUB r0, r0, r0\n RET r0\n}").unwrap();
+        vm.load(op).unwrap();
+        outcomes.push(vm.execute("main").into());
+        vm.register_fn("op", |x: i64, y: i64| x + y);
+        outcomes.push(vm.execute("main").into());
+        outcomes
+    });
+    assert_eq!(
+        outcomes,
+        [
+            ok("21"),
+            ok("40"),
+            ok("0"),
+            err(ErrorKind::Arity, "`op` takes 2 arguments, but 1 was given", &[("main", Some(2))])
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

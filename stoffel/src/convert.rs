@@ -361,7 +361,11 @@ pub(crate) fn argument<'a, T: FromValue<'a>>(
     match args.get(index) {
         Some(value) => T::from_arg(value, index + 1, callee),
         None => T::missing().ok_or_else(|| {
-            Error::arity(format!("`{callee}` needs argument {}, but {} were given", index + 1, args.len()))
+            Error::arity(format!(
+                "`{callee}` needs argument {}, but {}",
+                index + 1,
+                crate::foreign::given(args.len())
+            ))
         }),
     }
 }

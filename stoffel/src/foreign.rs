@@ -97,7 +97,7 @@ fn arity_error(name: &str, min: usize, max: Option<usize>, count: usize) -> Erro
         Some(max) => format!("{min} to {max} arguments"),
         None => format!("at least {}", plural(min, "argument")),
     };
-    Error::arity(format!("`{name}` takes {expected}, but {count} were given"))
+    Error::arity(format!("`{name}` takes {expected}, but {}", given(count)))
 }
 
 impl std::fmt::Debug for ForeignFunction {
@@ -108,6 +108,15 @@ impl std::fmt::Debug for ForeignFunction {
             .field("max_arity", &self.max_arity)
             .field("parameter_types", &self.parameter_types)
             .finish_non_exhaustive()
+    }
+}
+
+/// "1 was given", "2 were given": the end of every arity message.
+pub(crate) fn given(count: usize) -> String {
+    if count == 1 {
+        "1 was given".to_owned()
+    } else {
+        format!("{count} were given")
     }
 }
 

@@ -30,7 +30,10 @@ pub fn omitted<T>(missing: Option<T>, position: usize, callee: &str) -> Result<T
 
 #[cold]
 fn missing_argument(position: usize, callee: &str, given: usize) -> Error {
-    Error::new(ErrorKind::Arity, format!("`{callee}` needs argument {position}, but {given} were given"))
+    Error::new(
+        ErrorKind::Arity,
+        format!("`{callee}` needs argument {position}, but {}", crate::foreign::given(given)),
+    )
 }
 
 /// The arguments from `start` on (a final `&[Value]` parameter); empty when there are none.

@@ -34,7 +34,11 @@ pub(crate) enum Callable {
 /// time see a later re-registration of the name.
 #[derive(Default)]
 pub(crate) struct FunctionTable {
-    pub(crate) slots: Vec<(String, Callable)>,
+    slots: Vec<(String, Callable)>,
+    /// The VM function in each slot, if it holds one: what a fused call tests first, one load
+    /// and a null test (a `match` on `Callable` was a jump table, a second indirect jump per
+    /// call). Kept in step with `slots` by `slot` and `define`, their only writers.
+    vm: Vec<Option<Arc<CompiledFunction>>>,
     by_name: HashMap<String, u32>,
 }
 
@@ -46,6 +50,7 @@ impl FunctionTable {
         }
         let slot = self.slots.len() as u32;
         self.slots.push((name.to_owned(), Callable::Missing));
+        self.vm.push(None);
         self.by_name.insert(name.to_owned(), slot);
         slot
     }
@@ -55,12 +60,28 @@ impl FunctionTable {
     }
 
     pub(crate) fn define(&mut self, name: &str, callable: Callable) {
-        let slot = self.slot(name);
-        self.slots[slot as usize].1 = callable;
+        let slot = self.slot(name) as usize;
+        self.vm[slot] = match &callable {
+            Callable::Vm(function) => Some(Arc::clone(function)),
+            _ => None,
+        };
+        self.slots[slot].1 = callable;
     }
 
+    #[inline(always)]
     pub(crate) fn get(&self, slot: u32) -> Option<&(String, Callable)> {
         self.slots.get(slot as usize)
+    }
+
+    /// The VM function in `slot`, if it holds one.
+    #[inline(always)]
+    pub(crate) fn vm(&self, slot: u32) -> Option<&Arc<CompiledFunction>> {
+        self.vm.get(slot as usize)?.as_ref()
+    }
+
+    /// Every slot: its name and what it holds.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (String, Callable)> {
+        self.slots.iter()
     }
 }
 
@@ -179,7 +200,6 @@ impl VMState {
     pub fn function_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .functions
-            .slots
             .iter()
             .filter(|(_, callable)| !matches!(callable, Callable::Missing))
             .map(|(name, _)| name.as_str())

@@ -236,7 +236,7 @@ impl VMState {
         args: Arguments,
         closure: Option<Arc<Closure>>,
     ) -> Result<(), Error> {
-        let Some((_, Callable::Vm(function))) = self.functions.slots.get(slot as usize) else {
+        let Some(function) = self.functions.vm(slot) else {
             return Err(Error::new(ErrorKind::Usage, format!("function slot {slot} holds no VM function")));
         };
         let given = match &args {
@@ -310,9 +310,10 @@ impl VMState {
         let expected = function.def.parameters.len();
         if given != expected {
             Error::arity(format!(
-                "`{}` takes {}, but {given} were given",
+                "`{}` takes {}, but {}",
                 function.def.name,
-                plural(expected, "argument")
+                plural(expected, "argument"),
+                crate::foreign::given(given)
             ))
         } else if self.frames.len() >= self.limits.max_call_depth {
             Error::new(

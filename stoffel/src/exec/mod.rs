@@ -650,9 +650,11 @@ impl VMState {
                             // alive through the plain loop, spilled on every dispatch).
                             let call_at = pc + usize::from(n);
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
-                            match self.functions.slots.get(slot as usize).map(|(_, callable)| callable) {
-                                // VM functions first: the arms became a chain of compares in this order.
-                                Some(Callable::Vm(callee)) => enter_fast!(callee, slot, args, None, call_at),
+                            // VM functions first, from their own table (see `FunctionTable::vm`).
+                            if let Some(callee) = self.functions.vm(slot) {
+                                enter_fast!(callee, slot, args, None, call_at)
+                            }
+                            match self.functions.get(slot).map(|(_, callable)| callable) {
                                 Some(Callable::Builtin(builtin)) => {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
@@ -808,9 +810,7 @@ impl VMState {
                                     // else takes the plain path, which reports it).
                                     if let Value::Closure(closure) = reg!(first) {
                                         let slot = closure.slot;
-                                        if let Some((_, Callable::Vm(callee))) =
-                                            self.functions.slots.get(slot as usize)
-                                        {
+                                        if let Some(callee) = self.functions.vm(slot) {
                                             let closure = Arc::clone(closure);
                                             let args = args.start + 1..args.end;
                                             enter_fast!(callee, slot, args, Some(closure), call_at)
