@@ -154,6 +154,21 @@ impl FrameStack {
         Some(record)
     }
 
+    /// Leaves the innermost frame and returns it after the frame it returns to, both found
+    /// with one bounds check; `None` (and nothing left) with fewer than two frames.
+    #[inline(always)]
+    pub(crate) fn pop_to_caller(&mut self) -> Option<(&ActivationRecord, &ActivationRecord)> {
+        let top = self.depth.checked_sub(1)?;
+        let [caller, record] = self.records.get_mut(top.checked_sub(1)?..=top)? else {
+            return None;
+        };
+        self.depth = top;
+        if record.closure.is_some() {
+            record.closure = None;
+        }
+        Some((caller, record))
+    }
+
     /// Leaves frames until `depth` remain.
     pub(crate) fn truncate(&mut self, depth: usize) {
         while self.depth > depth {

@@ -897,14 +897,32 @@ impl VMState {
                                 // The common return, an int: written into the caller's r0 as an
                                 // int, never built as a `Value` and moved (that cost a jump on
                                 // the value's tag and a drop call per return, fib).
-                                self.leave_frame();
                                 if METERED {
                                     self.fuel = fuel;
                                 }
-                                let caller = match self.frames.last() {
-                                    Some(caller) if self.frames.len() > entry_depth => caller,
-                                    _ => return Ok(Exit::Return(Value::Int(int))),
+                                if self.frames.len() <= entry_depth + 1 {
+                                    // The run's entry frame returns.
+                                    self.leave_frame();
+                                    return Ok(Exit::Return(Value::Int(int)));
+                                }
+                                // `leave_frame`, with the caller found in the same step.
+                                let ref_writes = self.ref_writes;
+                                let depth = self.frames.len() - 1;
+                                let Some((caller, left)) = self.frames.pop_to_caller() else {
+                                    return Err(lost_window());
                                 };
+                                if left.ref_epoch.get() == ref_writes {
+                                    self.registers.abandon(left.base);
+                                } else {
+                                    self.registers.release(left.base);
+                                }
+                                if self.pending_args.len() > left.args_base {
+                                    self.pending_args.truncate(left.args_base);
+                                }
+                                // Cells the returning frame captured.
+                                while self.captured.last().is_some_and(|cell| cell.depth >= depth) {
+                                    self.captured.pop();
+                                }
                                 set_int(&mut self.registers[caller.base], int);
                                 poll_return!(caller);
                                 caller.pc.set(caller.pc.get() + 1);
