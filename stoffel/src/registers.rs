@@ -42,6 +42,22 @@ impl RegisterStack {
         base
     }
 
+    /// `open`, unless the window would take the stack past `limit` registers: `None` then.
+    /// The stack never grows past the limit, so only growth is tested against it.
+    #[inline(always)]
+    pub(crate) fn open_within(&mut self, count: usize, limit: usize) -> Option<usize> {
+        let base = self.top;
+        let end = base + count;
+        if self.values.len() < end {
+            if end > limit {
+                return None;
+            }
+            self.values.resize_with(end, || Value::Unit);
+        }
+        self.top = end;
+        Some(base)
+    }
+
     /// Closes every window from `base` up: their registers become unit again (dropping what
     /// they held) and `base` is the new top. A `base` above the top changes nothing.
     #[inline(always)]

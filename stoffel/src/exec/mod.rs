@@ -21,7 +21,8 @@ use crate::state::VMState;
 use crate::stdlib::Inline;
 use crate::value::Value;
 use call::{out_of_fuel, Arguments, Called};
-use resolve::{CompiledFunction, Op};
+use call::MAX_REGISTER_STACK;
+use resolve::{CompiledFunction, Op, RESET_ALL};
 
 /// Why the loop stopped.
 enum Exit {
@@ -421,34 +422,40 @@ impl VMState {
             // (fib: a tenth fewer instructions per call). Anything unusual takes `enter!`, whose
             // `enter_vm` reports it.
             macro_rules! enter_fast {
-                ($callee:expr, $slot:expr, $args:expr, $closure:expr, $call_at:expr) => {{
+                ($callee:expr, $slot:expr, $args:expr, $given:expr, $closure:expr, $call_at:expr) => {{
                     let callee: &Arc<CompiledFunction> = $callee;
                     let args: std::ops::Range<usize> = $args;
-                    if !self.can_enter(callee, args.len()) {
-                        enter!($slot, args, $closure, $call_at)
-                    }
                     let count = callee.def.register_count;
-                    let new_base = self.registers.open(count);
+                    // `can_enter`, with the register limit tested only when the stack grows
+                    // (it never grows past the limit, so a window within it is within it).
+                    let Some(new_base) = (if $given == callee.def.parameters.len()
+                        && self.frames.len() < self.limits.max_call_depth
+                    {
+                        self.registers.open_within(count, MAX_REGISTER_STACK)
+                    } else {
+                        None
+                    }) else {
+                        enter!($slot, args, $closure, $call_at)
+                    };
                     // The window may hold what an earlier call left (scalars, string constants):
                     // reset what the callee may read before writing. With no reference among the
                     // arguments its registers may be left as they are on return (see
                     // `assigned`; counted before the arguments, so a reference among them makes
                     // the count differ).
-                    let ref_epoch = match &callee.assignment {
-                        Some(assignment) => {
-                            if assignment.reset != 0 {
-                                self.registers.reset_listed(new_base, assignment.reset);
-                            }
-                            self.ref_writes
-                        }
-                        None => {
+                    let ref_epoch = match callee.entry_reset {
+                        0 => self.ref_writes,
+                        RESET_ALL => {
                             self.registers.reset_stale(new_base..new_base + count);
                             EAGER
+                        }
+                        reset => {
+                            self.registers.reset_listed(new_base, reset);
+                            self.ref_writes
                         }
                     };
                     self.registers.pass(args, new_base, &mut self.ref_writes);
                     save!($call_at);
-                    self.frames.push(callee, new_base, self.pending_args.len(), $closure, ref_epoch);
+                    self.frames.push(callee, new_base, args_base, $closure, ref_epoch);
                     // Switched to here, not through 'frames: everything the callee's frame
                     // holds is at hand, and reading it back from the record just written made
                     // a chain of dependent loads before its first instruction.
@@ -652,7 +659,7 @@ impl VMState {
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             // VM functions first, from their own table (see `FunctionTable::vm`).
                             if let Some(callee) = self.functions.vm(slot) {
-                                enter_fast!(callee, slot, args, None, call_at)
+                                enter_fast!(callee, slot, args, usize::from(n), None, call_at)
                             }
                             match self.functions.get(slot).map(|(_, callable)| callable) {
                                 Some(Callable::Builtin(builtin)) => {
@@ -813,7 +820,7 @@ impl VMState {
                                         if let Some(callee) = self.functions.vm(slot) {
                                             let closure = Arc::clone(closure);
                                             let args = args.start + 1..args.end;
-                                            enter_fast!(callee, slot, args, Some(closure), call_at)
+                                            enter_fast!(callee, slot, args, usize::from(n) - 1, Some(closure), call_at)
                                         }
                                     }
                                 }

@@ -317,7 +317,15 @@ pub(crate) struct CompiledFunction {
     /// What every path has written before each instruction (at most 64 registers), so a call
     /// need not reset its registers on return (see `assigned`).
     pub(crate) assignment: Option<super::assigned::Assignment>,
+    /// What a fused call resets when it enters: the registers of `assignment.reset`, or
+    /// [`RESET_ALL`] (a function without an assignment, whose frame is then reset on return
+    /// too). One word, so the common case, 0, is one load and one test.
+    pub(crate) entry_reset: u64,
 }
+
+/// `CompiledFunction::entry_reset` of a function whose every register is reset on entry and
+/// on return (more than 64 registers; or all 64 read before written, the same either way).
+pub(crate) const RESET_ALL: u64 = u64::MAX;
 
 /// Lowers a function that passed [`VMFunction::validate`]; `CALL` names are resolved to slots
 /// in `functions`, creating empty slots for names not registered yet.
@@ -409,7 +417,8 @@ pub(crate) fn compile(
         )));
     }
     let assignment = super::assigned::analyse(&def);
-    Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice(), assignment })
+    let entry_reset = assignment.as_ref().map_or(RESET_ALL, |assignment| assignment.reset);
+    Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice(), assignment, entry_reset })
 }
 
 /// The VM's one copy of `text`.
