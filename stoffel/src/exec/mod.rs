@@ -20,8 +20,8 @@ use crate::state::Callable;
 use crate::state::VMState;
 use crate::stdlib::Inline;
 use crate::value::Value;
-use call::{out_of_fuel, Arguments, Called};
 use call::MAX_REGISTER_STACK;
+use call::{out_of_fuel, Arguments, Called};
 use resolve::{CompiledFunction, Op, RESET_ALL};
 
 /// Why the loop stopped.
@@ -820,7 +820,14 @@ impl VMState {
                                         if let Some(callee) = self.functions.vm(slot) {
                                             let closure = Arc::clone(closure);
                                             let args = args.start + 1..args.end;
-                                            enter_fast!(callee, slot, args, usize::from(n) - 1, Some(closure), call_at)
+                                            enter_fast!(
+                                                callee,
+                                                slot,
+                                                args,
+                                                usize::from(n) - 1,
+                                                Some(closure),
+                                                call_at
+                                            )
                                         }
                                     }
                                 }

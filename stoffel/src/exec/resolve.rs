@@ -599,6 +599,60 @@ mod tests {
     }
 
     #[test]
+    fn every_successor_of_every_op_of_a_loaded_program_is_an_op() {
+        // The dispatch loop fetches ops unchecked on the strength of `compile`'s check of
+        // `Op::successors`; these programs use every fusion (compare-and-jump with and without a
+        // constant, counted loops, fused calls, accumulations).
+        let mut fused = HashSet::new();
+        for text in [
+            include_str!("../../../benches/programs/fib.stf"),
+            include_str!("../../../benches/programs/loop.stf"),
+            include_str!("../../../benches/programs/closure.stf"),
+            include_str!("../../../benches/programs/closure_upval.stf"),
+            include_str!("../../../benches/programs/array.stf"),
+            include_str!("../../../benches/programs/foreign.stf"),
+        ] {
+            let program = crate::asm::assemble(text).unwrap();
+            let mut table = FunctionTable::default();
+            for def in program.into_parts().0 {
+                let code = compile(def, &mut table, &mut HashSet::new()).unwrap().code;
+                for (index, op) in code.iter().enumerate() {
+                    fused.insert(std::mem::discriminant(op));
+                    for next in op.successors(index).into_iter().flatten() {
+                        assert!(next < code.len(), "{op:?} at {index} goes to {next} of {}", code.len());
+                    }
+                }
+            }
+        }
+        for op in [
+            Op::CmpImmJmpLt { imm: 0, a: 0, k: 0, t: 0 },
+            Op::AddCmpJmpLt { offset: 0, i: 0, step: 0, limit: 0 },
+            Op::CallArgs { n: 1, first: 0, slot: 0 },
+            Op::AddTo { d: 0, b: 0 },
+            Op::SubImm { imm: 0, d: 0, a: 0, k: 0 },
+        ] {
+            assert!(fused.contains(&std::mem::discriminant(&op)), "no {op:?} among the programs");
+        }
+    }
+
+    #[test]
+    fn successors_cover_fallbacks_fast_paths_and_targets() {
+        assert_eq!(Op::Ret { a: 0 }.successors(4), [None; 3]);
+        assert_eq!(Op::Jmp { t: 1 }.successors(4), [Some(1), None, None]);
+        assert_eq!(Op::JmpLt { t: 1 }.successors(4), [Some(5), Some(1), None]);
+        // Fused: the plain op after it (fallback), past the group (fast path), the target.
+        assert_eq!(Op::CmpJmpEq { a: 0, b: 1, t: 9 }.successors(4), [Some(5), Some(6), Some(9)]);
+        assert_eq!(Op::CmpImmJmpGt { imm: 2, a: 0, k: 1, t: 9 }.successors(4), [Some(5), Some(7), Some(9)]);
+        assert_eq!(
+            Op::AddCmpJmpLt { offset: -3, i: 0, step: 1, limit: 2 }.successors(4),
+            [Some(5), Some(7), Some(1)]
+        );
+        assert_eq!(Op::AddImm { imm: 1, d: 0, a: 0, k: 1 }.successors(4), [Some(5), Some(6), None]);
+        assert_eq!(Op::CallArgs { n: 2, first: 1, slot: 0 }.successors(4), [Some(5), Some(7), None]);
+        assert_eq!(Op::Add { d: 0, a: 1, b: 2 }.successors(4), [Some(5), None, None]);
+    }
+
+    #[test]
     fn compare_and_jump_pairs_fuse_but_keep_the_jump() {
         let code = compiled(
             vec![Instruction::CMP(0, 1), Instruction::JMPLT("top".into()), Instruction::RET(0)],
