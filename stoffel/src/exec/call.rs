@@ -6,12 +6,13 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::activation::EAGER;
+use crate::activation::{ActivationRecord, CapturedCell, EAGER};
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
 use crate::foreign::{call_guarded, plural, ForeignFunction, ForeignFunctionContext};
 use crate::hooks::HookEvent;
+use crate::registers::RegisterStack;
 use crate::state::{Callable, VMState};
 use crate::stdlib::Builtin;
 use crate::value::Value;
@@ -102,6 +103,33 @@ pub(crate) struct Mark {
     frames: usize,
     registers: usize,
     pending_args: usize,
+}
+
+/// Everything leaving frame `left` does besides popping it (`depth` frames remain): its
+/// registers — left as they are when no reference was written into them since it was entered
+/// (string constants aside; see `assigned`), else reset —, the pending arguments it left, the
+/// cells it captured. On the stacks, not `VMState`, so the dispatch loop can call it while it
+/// holds the caller's record (`FrameStack::pop_to_caller`).
+#[inline(always)]
+pub(crate) fn close_frame(
+    left: &ActivationRecord,
+    depth: usize,
+    ref_writes: u64,
+    registers: &mut RegisterStack,
+    pending_args: &mut Vec<Value>,
+    captured: &mut Vec<CapturedCell>,
+) {
+    if left.ref_epoch.get() == ref_writes {
+        registers.abandon(left.base);
+    } else {
+        registers.release(left.base);
+    }
+    if pending_args.len() > left.args_base {
+        pending_args.truncate(left.args_base);
+    }
+    while captured.last().is_some_and(|cell| cell.depth >= depth) {
+        captured.pop();
+    }
 }
 
 impl VMState {
@@ -277,20 +305,16 @@ impl VMState {
     /// cells it captured.
     #[inline(always)]
     pub(crate) fn leave_frame(&mut self) {
+        let depth = self.frames.len().saturating_sub(1);
         if let Some(frame) = self.frames.pop() {
-            // No reference written into its window since it was entered (string constants
-            // aside): what it holds may stay.
-            if frame.ref_epoch.get() == self.ref_writes {
-                self.registers.abandon(frame.base);
-            } else {
-                self.registers.release(frame.base);
-            }
-            if self.pending_args.len() > frame.args_base {
-                self.pending_args.truncate(frame.args_base);
-            }
-            if self.captured.last().is_some_and(|cell| cell.depth >= self.frames.len()) {
-                self.truncate_frames(self.frames.len());
-            }
+            close_frame(
+                frame,
+                depth,
+                self.ref_writes,
+                &mut self.registers,
+                &mut self.pending_args,
+                &mut self.captured,
+            );
         }
     }
 

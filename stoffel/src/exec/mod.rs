@@ -920,23 +920,18 @@ impl VMState {
                                     return Ok(Exit::Return(Value::Int(int)));
                                 }
                                 // `leave_frame`, with the caller found in the same step.
-                                let ref_writes = self.ref_writes;
                                 let depth = self.frames.len() - 1;
                                 let Some((caller, left)) = self.frames.pop_to_caller() else {
                                     return Err(lost_window());
                                 };
-                                if left.ref_epoch.get() == ref_writes {
-                                    self.registers.abandon(left.base);
-                                } else {
-                                    self.registers.release(left.base);
-                                }
-                                if self.pending_args.len() > left.args_base {
-                                    self.pending_args.truncate(left.args_base);
-                                }
-                                // Cells the returning frame captured.
-                                while self.captured.last().is_some_and(|cell| cell.depth >= depth) {
-                                    self.captured.pop();
-                                }
+                                call::close_frame(
+                                    left,
+                                    depth,
+                                    self.ref_writes,
+                                    &mut self.registers,
+                                    &mut self.pending_args,
+                                    &mut self.captured,
+                                );
                                 set_int(&mut self.registers[caller.base], int);
                                 poll_return!(caller);
                                 caller.pc.set(caller.pc.get() + 1);
