@@ -183,9 +183,8 @@ fn capturing_copies_the_parameter_value_without_aliasing_the_register() {
     assert_eq!(vm.call("call_closure", &[closure]).unwrap(), Value::Int(7));
 }
 
-#[test]
-fn closures_can_take_arguments() {
-    // add_base(x) captures(base): x + base
+/// add_base(x) captures(base): x + base (read with `get_upvalue`); make_adder(base).
+fn adder() -> VirtualMachine {
     let add_base = closure_function(
         "add_base",
         &["x"],
@@ -206,7 +205,12 @@ fn closures_can_take_arguments() {
             RET(0),
         ],
     );
-    let vm = vm_with(vec![add_base, make]);
+    vm_with(vec![add_base, make])
+}
+
+#[test]
+fn closures_can_take_arguments() {
+    let vm = adder();
     let adder = vm.call("make_adder", &[Value::Int(100)]).unwrap();
     assert_eq!(vm.call("call_closure", &[adder.clone(), Value::Int(5)]).unwrap(), Value::Int(105));
     assert_eq!(vm.call("call_closure", &[adder]).unwrap_err().kind(), ErrorKind::Arity);
@@ -215,27 +219,7 @@ fn closures_can_take_arguments() {
 #[test]
 fn get_upvalue_reads_every_kind_of_value() {
     // The in-loop `get_upvalue` reads an int without building a `Value`; the rest as values.
-    let add_base = closure_function(
-        "add_base",
-        &["x"],
-        &["base"],
-        2,
-        body![MOV(1, 0), LDI(0, s("base")), PUSHARG(0), CALL("get_upvalue".into()), ADD(0, 0, 1), RET(0),],
-    );
-    let make = function(
-        "make_adder",
-        &["base"],
-        3,
-        body![
-            LDI(1, s("add_base")),
-            LDI(2, s("base")),
-            PUSHARG(1),
-            PUSHARG(2),
-            CALL("create_closure".into()),
-            RET(0),
-        ],
-    );
-    let vm = vm_with(vec![add_base, make]);
+    let vm = adder();
     for (base, x, sum) in [
         (Value::Int(-3), Value::Int(5), Value::Int(2)),
         (Value::Float(1.5), Value::Float(2.0), Value::Float(3.5)),
