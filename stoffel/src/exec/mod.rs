@@ -385,24 +385,34 @@ impl VMState {
                     }
                 }};
             }
+            // The poll: one load and compare while there is nothing to notice; then an
+            // interrupt is taken (`$interrupted`) or the loop switches (`$switch`: hooks were
+            // enabled or disabled).
+            macro_rules! poll {
+                ($interrupted:expr, $switch:expr) => {{
+                    let word = signals.load();
+                    if word != quiet {
+                        cold_path();
+                        if word & INTERRUPT != 0 && signals.take_interrupt() {
+                            $interrupted
+                        }
+                        if (word & HOOKS != 0) != TRACED {
+                            $switch
+                        }
+                    }
+                }};
+            }
             // Polls for cancellation by the host and hook changes after a VM call returned to
             // `$caller` (still at its `CALL`, where an interrupt is located): with the polls at
             // backward jumps, every run that goes on reaches one soon (recursion returns or
             // meets the depth limit), so calls themselves need none.
             macro_rules! poll_return {
-                ($caller:expr) => {{
-                    let word = signals.load();
-                    if word != quiet {
-                        cold_path();
-                        if word & INTERRUPT != 0 && signals.take_interrupt() {
-                            return Err(self.locate(interrupted()));
-                        }
-                        if (word & HOOKS != 0) != TRACED {
-                            $caller.pc.set($caller.pc.get() + 1);
-                            return Ok(Exit::Switch);
-                        }
-                    }
-                }};
+                ($caller:expr) => {
+                    poll!(return Err(self.locate(interrupted())), {
+                        $caller.pc.set($caller.pc.get() + 1);
+                        return Ok(Exit::Switch);
+                    })
+                };
             }
             // Enters a VM function from the fused call ending at `call_at`.
             macro_rules! enter {
@@ -469,22 +479,14 @@ impl VMState {
                     continue;
                 }};
             }
-            // Backward jumps close loops: they poll for cancellation and hook changes, one load
-            // and compare while there are none.
+            // Backward jumps close loops: they poll for cancellation and hook changes.
             macro_rules! poll_backward {
-                ($target:expr) => {{
-                    let word = signals.load();
-                    if word != quiet {
-                        cold_path();
-                        if word & INTERRUPT != 0 && signals.take_interrupt() {
-                            fail!(interrupted());
-                        }
-                        if (word & HOOKS != 0) != TRACED {
-                            save!($target);
-                            return Ok(Exit::Switch);
-                        }
-                    }
-                }};
+                ($target:expr) => {
+                    poll!(fail!(interrupted()), {
+                        save!($target);
+                        return Ok(Exit::Switch);
+                    })
+                };
             }
             macro_rules! jump {
                 ($t:expr) => {{
