@@ -275,9 +275,7 @@ impl Op {
         };
         Some(usize::from(highest))
     }
-}
 
-impl Op {
     /// Where control may go after this op at `index` ran (in any loop): the next op unless it
     /// returns or always jumps, its jump target, and past what a fused op skips on its fast
     /// path (the plain ops after it, which its fallback runs).
