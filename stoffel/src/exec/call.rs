@@ -322,9 +322,15 @@ impl VMState {
     /// (arity, call depth, register stack size); [`VMState::entry_error`] says why not.
     #[inline(always)]
     pub(crate) fn can_enter(&self, function: &CompiledFunction, given: usize) -> bool {
-        given == function.def.parameters.len()
-            && self.frames.len() < self.limits.max_call_depth
+        self.takes(function, given)
             && self.registers.top() + function.def.register_count <= MAX_REGISTER_STACK
+    }
+
+    /// `can_enter` but for the register limit (which the fused call tests only when the stack
+    /// grows: `RegisterStack::open_within`).
+    #[inline(always)]
+    pub(crate) fn takes(&self, function: &CompiledFunction, given: usize) -> bool {
+        given == function.def.parameters.len() && self.frames.len() < self.limits.max_call_depth
     }
 
     /// Why `function` cannot be entered with `given` arguments (kept out of the call path).

@@ -438,9 +438,7 @@ impl VMState {
                     let count = callee.def.register_count;
                     // `can_enter`, with the register limit tested only when the stack grows
                     // (it never grows past the limit, so a window within it is within it).
-                    let Some(new_base) = (if $given == callee.def.parameters.len()
-                        && self.frames.len() < self.limits.max_call_depth
-                    {
+                    let Some(new_base) = (if self.takes(callee, $given) {
                         self.registers.open_within(count, MAX_REGISTER_STACK)
                     } else {
                         None
