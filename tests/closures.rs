@@ -604,3 +604,120 @@ fn getupval_and_setupval_of_an_undeclared_name_are_rejected_at_registration() {
         .validate()
         .unwrap();
 }
+
+/// A loop that calls `first`, then `second`, from one depth, `n` times; returns the sum of the
+/// results. The fused `PUSHARG` + `CALL call_closure` path, which keeps a record's closure for
+/// the next call at its depth.
+const ALTERNATE: &str = r#"
+fn alternate(first, second, n) {
+    MOV r5, r0
+    LDI r3, 0           // i
+    LDI r4, 0           // sum
+    LDI r6, 1
+again:
+    PUSHARG r5
+    CALL call_closure
+    ADD r4, r4, r0
+    PUSHARG r1
+    CALL call_closure
+    ADD r4, r4, r0
+    ADD r3, r3, r6
+    CMP r3, r2
+    JMPLT again
+    RET r4
+}
+fn counter() captures(count) {
+    GETUPVAL r0, count
+    LDI r1, 1
+    ADD r0, r0, r1
+    SETUPVAL count, r0
+    RET r0
+}
+fn make_counter(count) {
+    LDI r1, "counter"
+    LDI r2, "count"
+    PUSHARG r1
+    PUSHARG r2
+    CALL create_closure
+    RET r0
+}
+// A plain function that reads an upvalue: an error, whatever closure ran at its depth before.
+fn not_a_closure() {
+    LDI r0, "count"
+    PUSHARG r0
+    CALL get_upvalue
+    RET r0
+}
+fn closure_then_plain(closure) {
+    MOV r1, r0
+    PUSHARG r1
+    CALL call_closure
+    CALL not_a_closure
+    RET r0
+}
+"#;
+
+fn alternate_vm() -> VirtualMachine {
+    let vm = VirtualMachine::new();
+    vm.load(stoffel::asm::assemble(ALTERNATE).unwrap()).unwrap();
+    vm
+}
+
+#[test]
+fn closures_called_in_turn_from_one_depth_each_run_with_their_own_cells() {
+    let vm = alternate_vm();
+    let low = vm.call("make_counter", &[Value::Int(0)]).unwrap();
+    let high = vm.call("make_counter", &[Value::Int(1000)]).unwrap();
+    // low counts 1..=3, high 1001..=1003.
+    let sum = vm.call("alternate", &[low.clone(), high.clone(), Value::Int(3)]).unwrap();
+    assert_eq!(sum, Value::Int(6 + 3006));
+    // The same closure twice in a row, then the other one: each keeps counting.
+    let sum = vm.call("alternate", &[low.clone(), low.clone(), Value::Int(2)]).unwrap();
+    assert_eq!(sum, Value::Int(4 + 5 + 6 + 7));
+    assert_eq!(vm.call("call_closure", &[high]).unwrap(), Value::Int(1004));
+}
+
+#[test]
+fn a_plain_function_entered_where_a_closure_ran_sees_no_upvalues() {
+    let vm = alternate_vm();
+    let counter = vm.call("make_counter", &[Value::Int(0)]).unwrap();
+    let error = vm.call("closure_then_plain", &[counter.clone()]).unwrap_err();
+    assert!(error.to_string().contains("get_upvalue"), "{error}");
+    // The counter ran once before the failure and still counts.
+    assert_eq!(vm.call("call_closure", &[counter]).unwrap(), Value::Int(2));
+}
+
+#[test]
+fn a_closure_the_program_dropped_is_released_when_the_run_ends() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct Payload(Arc<AtomicBool>);
+    impl Drop for Payload {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    for entry in ["alternate", "closure_then_plain"] {
+        let vm = alternate_vm();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let payload = vm.register_foreign_object(Payload(Arc::clone(&dropped)));
+        let counter = vm.call("make_counter", &[Value::Int(0)]).unwrap();
+        // A closure over the payload, called by the program, and nothing else holding it.
+        let holder = vm.call("make_counter", &[payload]).unwrap();
+        let args = match entry {
+            "alternate" => vec![counter.clone(), holder, Value::Int(0)],
+            _ => vec![holder],
+        };
+        // `alternate` with n = 0 still calls both once; the payload is no int, so the
+        // holder's `ADD` fails: the run ends with an error either way.
+        assert!(vm.call(entry, &args).is_err());
+        assert!(!dropped.load(Ordering::SeqCst));
+        drop(args);
+        assert!(dropped.load(Ordering::SeqCst), "{entry}: the payload outlived its run");
+        // The VM goes on as before.
+        assert_eq!(
+            vm.call("call_closure", &[counter]).unwrap(),
+            Value::Int(if entry == "alternate" { 2 } else { 1 })
+        );
+    }
+}

@@ -71,10 +71,44 @@ pub(crate) const EAGER: u64 = u64::MAX;
 /// The active frames, innermost last. Records above the depth stay allocated and are
 /// rewritten field by field when the next call enters (as Lua reuses its `CallInfo`s): a record
 /// built as a temporary and copied in stalled every call on store forwarding (perf, fib).
+///
+/// A record left keeps its closure until the record is reused (or
+/// [`FrameStack::release_closures`]): a loop calling one closure then enters it with no
+/// reference-count traffic, where a clone on entry and a drop on return were two locked
+/// instructions per call.
 #[derive(Default)]
 pub(crate) struct FrameStack {
     records: Vec<ActivationRecord>,
     depth: usize,
+    /// One past the highest record that may hold a closure (active or left behind).
+    closures_below: usize,
+}
+
+/// The closure a frame being entered runs for.
+pub(crate) enum FrameClosure {
+    /// None: a plain function.
+    Without,
+    /// The one the record being reused still holds ([`FrameStack::holds_next`] said so).
+    Kept,
+    /// This one.
+    Given(Arc<Closure>),
+}
+
+impl FrameClosure {
+    /// The closure itself, for the general entry (`Kept` is cloned from the record keeping it).
+    pub(crate) fn into_owned(self, frames: &FrameStack) -> Option<Arc<Closure>> {
+        match self {
+            FrameClosure::Without => None,
+            FrameClosure::Kept => frames.records.get(frames.depth)?.closure.clone(),
+            FrameClosure::Given(closure) => Some(closure),
+        }
+    }
+}
+
+impl From<Option<Arc<Closure>>> for FrameClosure {
+    fn from(closure: Option<Arc<Closure>>) -> FrameClosure {
+        closure.map_or(FrameClosure::Without, FrameClosure::Given)
+    }
 }
 
 impl FrameStack {
@@ -104,6 +138,16 @@ impl FrameStack {
         self.records[..self.depth].iter()
     }
 
+    /// Whether the record the next frame will reuse still holds `closure` (from an earlier
+    /// call at this depth): then it enters as [`FrameClosure::Kept`], without a clone.
+    #[inline(always)]
+    pub(crate) fn holds_next(&self, closure: &Arc<Closure>) -> bool {
+        self.records
+            .get(self.depth)
+            .and_then(|record| record.closure.as_ref())
+            .is_some_and(|held| Arc::ptr_eq(held, closure))
+    }
+
     /// Enters a frame running `function` on the registers from `base` on.
     #[inline(always)]
     pub(crate) fn push(
@@ -111,7 +155,7 @@ impl FrameStack {
         function: &Arc<CompiledFunction>,
         base: usize,
         args_base: usize,
-        closure: Option<Arc<Closure>>,
+        closure: FrameClosure,
         ref_epoch: u64,
     ) {
         match self.records.get_mut(self.depth) {
@@ -125,33 +169,51 @@ impl FrameStack {
                 record.base = base;
                 record.compare_flag.set(CompareFlag::Equal);
                 record.args_base = args_base;
-                record.closure = closure;
+                match closure {
+                    FrameClosure::Without => {
+                        if record.closure.is_some() {
+                            record.closure = None;
+                        }
+                    }
+                    FrameClosure::Kept => debug_assert!(record.closure.is_some()),
+                    FrameClosure::Given(closure) => {
+                        record.closure = Some(closure);
+                        self.closures_below = self.closures_below.max(self.depth + 1);
+                    }
+                }
                 record.ref_epoch.set(ref_epoch);
             }
-            None => self.records.push(ActivationRecord {
-                function: Arc::clone(function),
-                pc: Cell::new(0),
-                base,
-                compare_flag: Cell::new(CompareFlag::Equal),
-                args_base,
-                closure,
-                ref_epoch: Cell::new(ref_epoch),
-            }),
+            None => {
+                // No record here yet, so none kept a closure: `Kept` cannot come (it is only
+                // given after `holds_next` found this record).
+                let closure = match closure {
+                    FrameClosure::Given(closure) => {
+                        self.closures_below = self.depth + 1;
+                        Some(closure)
+                    }
+                    FrameClosure::Without | FrameClosure::Kept => None,
+                };
+                self.records.push(ActivationRecord {
+                    function: Arc::clone(function),
+                    pc: Cell::new(0),
+                    base,
+                    compare_flag: Cell::new(CompareFlag::Equal),
+                    args_base,
+                    closure,
+                    ref_epoch: Cell::new(ref_epoch),
+                })
+            }
         }
         self.depth += 1;
     }
 
-    /// Leaves the innermost frame and returns it. Its closure is dropped now; its function
-    /// stays referenced until the record is reused (code outlives a call anyway).
+    /// Leaves the innermost frame and returns it. Its function and closure stay referenced
+    /// until the record is reused or [`FrameStack::release_closures`] runs.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<&ActivationRecord> {
         let top = self.depth.checked_sub(1)?;
         self.depth = top;
-        let record = self.records.get_mut(top)?;
-        if record.closure.is_some() {
-            record.closure = None;
-        }
-        Some(record)
+        self.records.get(top)
     }
 
     /// Leaves the innermost frame and returns it after the frame it returns to, both found
@@ -159,14 +221,21 @@ impl FrameStack {
     #[inline(always)]
     pub(crate) fn pop_to_caller(&mut self) -> Option<(&ActivationRecord, &ActivationRecord)> {
         let top = self.depth.checked_sub(1)?;
-        let [caller, record] = self.records.get_mut(top.checked_sub(1)?..=top)? else {
+        let [caller, record] = self.records.get(top.checked_sub(1)?..=top)? else {
             return None;
         };
         self.depth = top;
-        if record.closure.is_some() {
+        Some((caller, record))
+    }
+
+    /// Drops the closures that records above the active frames still hold: called when a
+    /// run from the host ends, so nothing a program dropped outlives its run.
+    pub(crate) fn release_closures(&mut self) {
+        let end = self.closures_below.min(self.records.len());
+        for record in self.records.get_mut(self.depth..end).unwrap_or_default() {
             record.closure = None;
         }
-        Some((caller, record))
+        self.closures_below = self.closures_below.min(self.depth);
     }
 
     /// Leaves frames until `depth` remain.

@@ -387,6 +387,7 @@ impl VMState {
     /// Drops every trace of a run: frames, registers, pending arguments.
     pub(crate) fn reset_execution(&mut self) {
         self.truncate_frames(0);
+        self.frames.release_closures();
         self.registers.clear();
         self.pending_args.clear();
         self.native_depth = 0;

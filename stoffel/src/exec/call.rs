@@ -176,14 +176,19 @@ impl VMState {
             Ok(Called::Entered) => self.run(mark.frames),
             Err(error) => Err(error),
         };
-        match result {
+        let result = match result {
             Ok(value) => Ok(value),
             Err(error) => {
                 let error = self.locate(error);
                 self.unwind_to(mark);
                 Err(error)
             }
+        };
+        if mark.frames == 0 {
+            // The host's run is over: what its closures held goes now (see `FrameStack`).
+            self.frames.release_closures();
         }
+        result
     }
 
     /// Adds the current call stack (its innermost [`ERROR_STACK_FRAMES`] frames) to an error
@@ -297,7 +302,7 @@ impl VMState {
             Arguments::InPlace(registers) => self.registers.pass(registers, base, &mut self.ref_writes),
         }
         let args_base = self.pending_args.len();
-        self.frames.push(function, base, args_base, closure, EAGER);
+        self.frames.push(function, base, args_base, closure.into(), EAGER);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ pub(crate) mod resolve;
 use std::hint::cold_path;
 use std::sync::Arc;
 
-use crate::activation::{CompareFlag, EAGER};
+use crate::activation::{CompareFlag, FrameClosure, EAGER};
 use crate::closure::Upvalue;
 use crate::error::{Error, ErrorKind};
 use crate::hooks::HookEvent;
@@ -438,12 +438,14 @@ impl VMState {
                     let count = callee.def.register_count;
                     // `can_enter`, with the register limit tested only when the stack grows
                     // (it never grows past the limit, so a window within it is within it).
+                    let closure: FrameClosure = $closure;
                     let Some(new_base) = (if self.takes(callee, $given) {
                         self.registers.open_within(count, MAX_REGISTER_STACK)
                     } else {
                         None
                     }) else {
-                        enter!($slot, args, $closure, $call_at)
+                        let closure = closure.into_owned(&self.frames);
+                        enter!($slot, args, closure, $call_at)
                     };
                     // The window may hold what an earlier call left (scalars, string constants):
                     // reset what the callee may read before writing. With no reference among the
@@ -463,7 +465,7 @@ impl VMState {
                     };
                     self.registers.pass(args, new_base, &mut self.ref_writes);
                     save!($call_at);
-                    self.frames.push(callee, new_base, args_base, $closure, ref_epoch);
+                    self.frames.push(callee, new_base, args_base, closure, ref_epoch);
                     // Switched to here, not through 'frames: everything the callee's frame
                     // holds is at hand, and reading it back from the record just written made
                     // a chain of dependent loads before its first instruction.
@@ -659,7 +661,14 @@ impl VMState {
                             let args = base + usize::from(first)..base + usize::from(first) + usize::from(n);
                             // VM functions first, from their own table (see `FunctionTable::vm`).
                             if let Some(callee) = self.functions.vm(slot) {
-                                enter_fast!(callee, slot, args, usize::from(n), None, call_at)
+                                enter_fast!(
+                                    callee,
+                                    slot,
+                                    args,
+                                    usize::from(n),
+                                    FrameClosure::Without,
+                                    call_at
+                                )
                             }
                             match self.functions.get(slot).map(|(_, callable)| callable) {
                                 Some(Callable::Builtin(builtin)) => {
@@ -818,14 +827,20 @@ impl VMState {
                                     if let Value::Closure(closure) = reg!(first) {
                                         let slot = closure.slot;
                                         if let Some(callee) = self.functions.vm(slot) {
-                                            let closure = Arc::clone(closure);
+                                            // Called again at the same depth (a loop), the
+                                            // record still holds it: no count taken.
+                                            let closure = if self.frames.holds_next(closure) {
+                                                FrameClosure::Kept
+                                            } else {
+                                                FrameClosure::Given(Arc::clone(closure))
+                                            };
                                             let args = args.start + 1..args.end;
                                             enter_fast!(
                                                 callee,
                                                 slot,
                                                 args,
                                                 usize::from(n) - 1,
-                                                Some(closure),
+                                                closure,
                                                 call_at
                                             )
                                         }
