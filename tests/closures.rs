@@ -681,7 +681,7 @@ fn closures_called_in_turn_from_one_depth_each_run_with_their_own_cells() {
 fn a_plain_function_entered_where_a_closure_ran_sees_no_upvalues() {
     let vm = alternate_vm();
     let counter = vm.call("make_counter", &[Value::Int(0)]).unwrap();
-    let error = vm.call("closure_then_plain", &[counter.clone()]).unwrap_err();
+    let error = vm.call("closure_then_plain", std::slice::from_ref(&counter)).unwrap_err();
     assert!(error.to_string().contains("get_upvalue"), "{error}");
     // The counter ran once before the failure and still counts.
     assert_eq!(vm.call("call_closure", &[counter]).unwrap(), Value::Int(2));
