@@ -26,8 +26,11 @@ pub(crate) enum Callable {
     Foreign(Arc<ForeignFunction>),
     /// The `call_closure` builtin, run inline by the dispatch loop (no host recursion).
     CallClosure,
-    /// A direct builtin of the standard library, run on the pending arguments in place.
-    Builtin(&'static crate::stdlib::Builtin),
+    /// A direct builtin of the standard library, run on the pending arguments in place, with
+    /// its `inline` copied beside the tag: a fused call branches on it without reading the
+    /// builtin (a chain of dependent loads before that branch was the hottest spot of the
+    /// closure case, perf).
+    Builtin(crate::stdlib::Inline, &'static crate::stdlib::Builtin),
 }
 
 /// All functions by slot. A slot's index never changes, so `CALL`s resolved to it at load

@@ -256,7 +256,7 @@ impl VMState {
             }
             Callable::Foreign(function) => self.call_foreign(&function, args_start).map(Called::Returned),
             Callable::CallClosure => self.enter_closure(args_start),
-            Callable::Builtin(builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
+            Callable::Builtin(_, builtin) => self.call_builtin(builtin, args_start).map(Called::Returned),
         }
     }
 

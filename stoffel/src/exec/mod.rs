@@ -671,7 +671,7 @@ impl VMState {
                                 )
                             }
                             match self.functions.get(slot).map(|(_, callable)| callable) {
-                                Some(Callable::Builtin(builtin)) => {
+                                Some(&Callable::Builtin(inline, builtin)) => {
                                     // Direct builtins read the state and their arguments in
                                     // place; this frame stays borrowed, so no reload.
                                     // Errors are located at the CALL.
@@ -679,7 +679,7 @@ impl VMState {
                                     // (No hook is enabled: this is the plain loop, which
                                     // switches at the next poll when one is, as it does for
                                     // every other event.)
-                                    if builtin.inline != Inline::No {
+                                    if inline != Inline::No {
                                         // `first + 1` is the last register of a two-argument
                                         // group, inside the window (`compile` checked it).
                                         let second = usize::from(first) + 1;
@@ -710,7 +710,7 @@ impl VMState {
                                         }
                                         // The array is taken mutably (unshared, it needs no
                                         // lock), so the other argument is read first.
-                                        let done = match (builtin.inline, n, reg!(first)) {
+                                        let done = match (inline, n, reg!(first)) {
                                             (Inline::GetField, 2, Value::Array(_)) => {
                                                 let index = match *reg!(second) {
                                                     Value::Int(index) => Some(index),

@@ -116,7 +116,7 @@ const WITH_CONTEXT: &[(&str, usize, Option<usize>, ContextFn)] =
 /// Registers every builtin into `state`.
 pub(crate) fn register(state: &mut VMState) {
     for builtin in DIRECT {
-        state.functions.define(builtin.name, Callable::Builtin(builtin));
+        state.functions.define(builtin.name, Callable::Builtin(builtin.inline, builtin));
     }
     for &(name, min, max, code) in WITH_CONTEXT {
         state.register_foreign(ForeignFunction::new(name, code).with_arity(min, max));
