@@ -333,6 +333,183 @@ fn inline_array_builtins_agree_in_every_mode() {
     );
 }
 
+#[test]
+fn inline_object_builtins_agree_in_every_mode() {
+    // The plain loop reads and writes object fields itself (`get_field`/`set_field` with a key
+    // of a key type); bad keys, hooks, fuel and unfused code go to the builtins.
+    let text = r#"
+        // set(key, value) then get(key) on a fresh object; the object printed after.
+        fn roundtrip(key, value) {
+            MOV r4, r0
+            MOV r5, r1
+            CALL create_object
+            MOV r1, r0
+            MOV r2, r4
+            MOV r3, r5
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            MOV r6, r0
+            PUSHARG r6
+            PUSHARG r1
+            CALL print
+            RET r6
+        }
+        // A record overwritten field by field: int over int, string over int, int over string,
+        // the object itself over an int; a missing field reads as unit.
+        fn overwrite() {
+            CALL create_object
+            MOV r1, r0
+            LDI r2, "n"
+            LDI r3, 1
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r3, 2
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r2, "s"
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r3, "text"
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r3, 3
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r2, "me"
+            LDI r3, 0
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            MOV r3, r1
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field          // a reference to itself, over an int
+            LDI r2, "missing"
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            PUSHARG r0
+            PUSHARG r1
+            CALL print
+            RET r1
+        }
+        // The object in r0 (the result's register), shared with r3: the locked path.
+        fn in_r0() {
+            CALL create_object
+            MOV r3, r0
+            LDI r1, "k"
+            LDI r2, 9
+            PUSHARG r0
+            PUSHARG r1
+            PUSHARG r2
+            CALL set_field
+            MOV r0, r3
+            PUSHARG r0
+            PUSHARG r1
+            CALL get_field
+            RET r0
+        }
+        // A key built at run time: the same bytes as the constant, another allocation.
+        fn built_key() {
+            CALL create_object
+            MOV r1, r0
+            LDI r2, "ab"
+            LDI r3, 1
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            LDI r4, "a"
+            LDI r5, "b"
+            ADD r2, r4, r5
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            RET r0
+        }
+        // n int fields (past the small form at 16), written and read back: the sum of
+        // 0..n twice over (each field holds 2i).
+        fn many(n) {
+            MOV r9, r0
+            CALL create_object
+            MOV r1, r0
+            LDI r4, 0
+            LDI r5, 1
+        write:
+            ADD r3, r4, r4
+            MOV r2, r4
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            ADD r4, r4, r5
+            CMP r4, r9
+            JMPLT write
+            LDI r4, 0
+            LDI r6, 0
+        read:
+            MOV r2, r4
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            ADD r6, r6, r0
+            ADD r4, r4, r5
+            CMP r4, r9
+            JMPLT read
+            RET r6
+        }
+    "#;
+    let int = Value::Int;
+    let text_value = Value::from;
+    let cases: Vec<(&str, Vec<Value>, Outcome)> = vec![
+        ("roundtrip", vec![text_value("k"), int(5)], ok("5")),
+        ("roundtrip", vec![int(-3), text_value("v")], ok("\"v\"")),
+        ("roundtrip", vec![Value::Bool(true), Value::Float(0.5)], ok("0.5")),
+        (
+            "roundtrip",
+            vec![Value::Float(1.0), int(1)],
+            err(
+                ErrorKind::Type,
+                "object key must be an int, string or bool, found float",
+                &[("set_field", None), ("roundtrip", Some(9))],
+            ),
+        ),
+        (
+            "roundtrip",
+            vec![Value::Unit, int(1)],
+            err(
+                ErrorKind::Type,
+                "object key must be an int, string or bool, found unit",
+                &[("set_field", None), ("roundtrip", Some(9))],
+            ),
+        ),
+        ("overwrite", vec![], ok("{me: {...}, n: 2, s: 3}")),
+        ("in_r0", vec![], ok("9")),
+        ("built_key", vec![], ok("1")),
+        ("many", vec![int(40)], ok("1560")),
+    ];
+    for (entry, args, expected) in cases {
+        assert_eq!(differential(&[text], entry, &args), expected, "{entry}({args:?})");
+    }
+}
+
 /// `place(a, b, c) = 100a + 10b + c` and `place4`: argument order made visible.
 const PLACE: &str = r#"
     fn place(a, b, c) {

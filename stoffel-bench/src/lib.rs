@@ -92,6 +92,15 @@ pub const CASES: &[Case] = &[
         rust: rust_array,
     },
     Case {
+        name: "object",
+        entry: "object_fields",
+        argument: 1_000_000,
+        quick: 100_000,
+        expected: identity,
+        rhai: "let o = #{x: 1, y: 2, count: 0}; for i in 0..{n} { o.count = o.count + o.x; } o.count",
+        rust: rust_object,
+    },
+    Case {
         name: "foreign",
         entry: "foreign_loop",
         argument: 10_000_000,
@@ -159,6 +168,21 @@ pub fn rust_array(n: i64) -> i64 {
         values.push(black_box(i));
     }
     (0..values.len()).map(|i| values[black_box(i)]).sum()
+}
+
+/// A record with named fields; `count += x`, `n` times.
+pub fn rust_object(n: i64) -> i64 {
+    struct Record {
+        x: i64,
+        y: i64,
+        count: i64,
+    }
+    let mut record = black_box(Record { x: 1, y: 2, count: 0 });
+    for _ in 0..n {
+        record.count = black_box(record.count + record.x);
+    }
+    black_box(record.y);
+    record.count
 }
 
 /// The host function of the foreign case, exposed as issue #9 asks: with `#[foreign_fn]`

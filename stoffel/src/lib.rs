@@ -25,6 +25,7 @@ mod closure;
 mod convert;
 mod error;
 mod exec;
+mod fields;
 mod foreign;
 mod function;
 mod hooks;

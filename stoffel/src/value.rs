@@ -2,11 +2,11 @@
 //! arrays, foreign objects, closures) that alias when cloned.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::closure::Closure;
+use crate::fields::{Fields, KeyRef};
 use crate::object_store::LiveToken;
 
 /// A VM value. Cloning is cheap: scalars copy, everything else clones a reference count, so
@@ -347,8 +347,7 @@ pub(crate) fn drop_iteratively(values: Vec<Value>) {
             }
             Value::Object(object) => {
                 if let Some(cell) = Arc::into_inner(object.0) {
-                    let fields = std::mem::take(&mut *lock(&cell.fields));
-                    pending.extend(fields.into_values());
+                    pending.extend(lock(&cell.fields).take_values());
                 }
             }
             Value::Closure(closure) => {
@@ -362,7 +361,7 @@ pub(crate) fn drop_iteratively(values: Vec<Value>) {
 }
 
 pub(crate) struct ObjectCell {
-    pub(crate) fields: Mutex<BTreeMap<Key, Value>>,
+    pub(crate) fields: Mutex<Fields>,
     _live: LiveToken,
 }
 
@@ -372,17 +371,72 @@ pub struct ObjectRef(pub(crate) Arc<ObjectCell>);
 
 impl ObjectRef {
     pub(crate) fn new(live: LiveToken) -> ObjectRef {
-        ObjectRef(Arc::new(ObjectCell { fields: Mutex::new(BTreeMap::new()), _live: live }))
+        ObjectRef(Arc::new(ObjectCell { fields: Mutex::new(Fields::default()), _live: live }))
     }
 
     /// Reads a field; a missing key reads as `None`.
     pub fn get(&self, key: &Key) -> Option<Value> {
-        lock(&self.0.fields).get(key).cloned()
+        lock(&self.0.fields).get(KeyRef::from_key(key)).cloned()
     }
 
     /// Writes a field and returns the value it replaced.
     pub fn set(&self, key: Key, value: Value) -> Option<Value> {
+        lock(&self.0.fields).insert(KeyRef::from_key(&key), value)
+    }
+
+    /// Reads a field by a borrowed key (no string's count taken); a missing key reads as `None`.
+    pub(crate) fn lookup(&self, key: KeyRef<'_>) -> Option<Value> {
+        lock(&self.0.fields).get(key).cloned()
+    }
+
+    /// Writes a field by a borrowed key (built only for a new field); the value it replaced.
+    pub(crate) fn assign(&self, key: KeyRef<'_>, value: Value) -> Option<Value> {
         lock(&self.0.fields).insert(key, value)
+    }
+
+    /// The field `key` names (a missing one reads as unit); `None` when `key` cannot be a key.
+    /// `get_field` and its fast path in the dispatch loop: the key is borrowed, not built.
+    // Never inlined, as `ArrayRef::element` (its two paths, unshared and locked, inside the
+    // dispatch loop would cost every other case registers).
+    #[inline(never)]
+    pub(crate) fn field(&mut self, key: &Value) -> Option<Value> {
+        let key = KeyRef::of(key)?;
+        let value = match self.unique_fields() {
+            Some(fields) => fields.get(key).cloned(),
+            None => lock(&self.0.fields).get(key).cloned(),
+        };
+        Some(value.unwrap_or_default())
+    }
+
+    /// Writes field `key` (`set_field`'s fast path); `false`, and nothing written, when `key`
+    /// cannot be a key. An int is written as an int into a field that holds one.
+    #[inline(never)]
+    pub(crate) fn write_field(&mut self, key: &Value, value: &Value) -> bool {
+        let Some(key) = KeyRef::of(key) else {
+            return false;
+        };
+        let mut guard;
+        let fields = match self.unique_fields() {
+            Some(fields) => fields,
+            None => {
+                guard = lock(&self.0.fields);
+                &mut *guard
+            }
+        };
+        match (fields.get_mut(key), value) {
+            (Some(Value::Int(old)), Value::Int(new)) => *old = *new,
+            (Some(slot), value) => drop(std::mem::replace(slot, value.clone())),
+            (None, value) => drop(fields.insert(key, value.clone())),
+        }
+        true
+    }
+
+    /// The fields without the lock when this handle is the object's only one (see
+    /// `ArrayRef::unique_elements`).
+    #[inline(always)]
+    fn unique_fields(&mut self) -> Option<&mut Fields> {
+        let cell = Arc::get_mut(&mut self.0)?;
+        Some(cell.fields.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// The number of fields.
@@ -397,7 +451,7 @@ impl ObjectRef {
 
     /// A snapshot of the fields, in key order.
     pub fn entries(&self) -> Vec<(Key, Value)> {
-        lock(&self.0.fields).iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        lock(&self.0.fields).entries()
     }
 
     fn write(&self, f: &mut fmt::Formatter<'_>, seen: &mut Vec<usize>) -> fmt::Result {
@@ -432,8 +486,8 @@ impl Drop for ArrayCell {
 
 impl Drop for ObjectCell {
     fn drop(&mut self) {
-        let fields = std::mem::take(&mut *lock(&self.fields));
-        drop_iteratively(fields.into_values().collect());
+        let values = lock(&self.fields).take_values();
+        drop_iteratively(values);
     }
 }
 

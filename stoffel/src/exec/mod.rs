@@ -723,6 +723,36 @@ impl VMState {
                                                     _ => false,
                                                 }
                                             }
+                                            (Inline::GetField, 2, Value::Object(_)) => {
+                                                // The key read where it lies, beside the
+                                                // object taken mutably (see `ObjectRef::field`).
+                                                let (objects, keys) = regs.split_at_mut(second);
+                                                match (&mut objects[usize::from(first)], &keys[0]) {
+                                                    (Value::Object(object), key) => {
+                                                        deliver!(object.field(key))
+                                                    }
+                                                    _ => false,
+                                                }
+                                            }
+                                            (Inline::SetField, 3, Value::Object(_)) => {
+                                                // Key and value read where they lie (`first + 2`
+                                                // ends the group: in the window).
+                                                let (objects, rest) = regs.split_at_mut(second);
+                                                let written = match (
+                                                    &mut objects[usize::from(first)],
+                                                    &rest[0],
+                                                    &rest[1],
+                                                ) {
+                                                    (Value::Object(object), key, value) => {
+                                                        object.write_field(key, value)
+                                                    }
+                                                    _ => false,
+                                                };
+                                                if written {
+                                                    set_unit(reg_mut!(0u16));
+                                                }
+                                                written
+                                            }
                                             (Inline::ArrayPush, 2, Value::Array(_)) => {
                                                 // An int is pushed as an int: copied as a
                                                 // `Value`, the register was read whole right

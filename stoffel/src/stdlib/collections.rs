@@ -4,9 +4,10 @@
 
 use super::{arg, fire};
 use crate::error::Error;
+use crate::fields::KeyRef;
 use crate::hooks::HookEvent;
 use crate::state::VMState;
-use crate::value::{ArrayRef, Key, Value};
+use crate::value::{ArrayRef, Value};
 
 /// Capacity reserved up front at most; larger arrays grow as they fill, so a huge requested
 /// capacity cannot exhaust memory by itself.
@@ -34,8 +35,8 @@ fn array_index(key: &Value, len: usize) -> Result<usize, Error> {
     }
 }
 
-fn object_key(key: &Value) -> Result<Key, Error> {
-    Key::from_value(key).ok_or_else(|| {
+fn object_key(key: &Value) -> Result<KeyRef<'_>, Error> {
+    KeyRef::of(key).ok_or_else(|| {
         Error::type_error(format!("object key must be an int, string or bool, found {}", key.type_name()))
     })
 }
@@ -51,7 +52,7 @@ pub(super) fn get_field(state: &VMState, args: &[Value]) -> Result<Value, Error>
     let (target, key) = (&args[0], &args[1]);
     match target {
         Value::Object(object) => {
-            let value = object.get(&object_key(key)?).unwrap_or_default();
+            let value = object.lookup(object_key(key)?).unwrap_or_default();
             fire(state, || HookEvent::ObjectFieldRead(target.clone(), key.clone(), value.clone()))?;
             Ok(value)
         }
@@ -71,8 +72,7 @@ pub(super) fn set_field(state: &VMState, args: &[Value]) -> Result<Value, Error>
     let (target, key, value) = (&args[0], &args[1], &args[2]);
     match target {
         Value::Object(object) => {
-            let key_value = object_key(key)?;
-            let old = object.set(key_value, value.clone()).unwrap_or_default();
+            let old = object.assign(object_key(key)?, value.clone()).unwrap_or_default();
             fire(state, || HookEvent::ObjectFieldWrite(target.clone(), key.clone(), old, value.clone()))?;
         }
         Value::Array(array) => {

@@ -32,13 +32,14 @@ pub(crate) struct Builtin {
 }
 
 /// Builtins whose common case the dispatch loop runs in place (array element by int index,
-/// push of one value, the running closure's upvalue by its interned name; no hook enabled):
+/// object field by a key of the right type, push of one value, the running closure's upvalue by its interned name; no hook enabled):
 /// the call was most of their cost. Anything else — other types, out of range, a full array, a
 /// name not found by pointer, hooks — calls the builtin, which reports or fires as usual.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inline {
     No,
     GetField,
+    SetField,
     ArrayPush,
     GetUpvalue,
     SetUpvalue,
@@ -76,7 +77,13 @@ static DIRECT: &[Builtin] = &[
         code: collections::get_field,
         inline: Inline::GetField,
     },
-    Builtin { name: "set_field", min: 3, max: Some(3), code: collections::set_field, inline: Inline::No },
+    Builtin {
+        name: "set_field",
+        min: 3,
+        max: Some(3),
+        code: collections::set_field,
+        inline: Inline::SetField,
+    },
     Builtin {
         name: "array_length",
         min: 1,
