@@ -401,11 +401,17 @@ impl ObjectRef {
     #[inline(never)]
     pub(crate) fn field(&mut self, key: &Value) -> Option<Value> {
         let key = KeyRef::of(key)?;
-        let value = match self.unique_fields() {
-            Some(fields) => fields.get(key).cloned(),
-            None => lock(&self.0.fields).get(key).cloned(),
+        // An int rebuilt from its payload: cloned whole, its padding went through the stack
+        // in two overlapping pieces (a store-forwarding stall, perf).
+        let copy = |value: Option<&Value>| match value {
+            Some(Value::Int(int)) => Value::Int(*int),
+            Some(other) => other.clone(),
+            None => Value::Unit,
         };
-        Some(value.unwrap_or_default())
+        Some(match self.unique_fields() {
+            Some(fields) => copy(fields.get(key)),
+            None => copy(lock(&self.0.fields).get(key)),
+        })
     }
 
     /// Writes field `key` (`set_field`'s fast path); `false`, and nothing written, when `key`
