@@ -43,7 +43,7 @@ const CLOSURE_RHAI: &str = "let count = 0; let counter = || { count += 1; count 
                             for i in 0..{n} { r = counter.call(); } r";
 
 /// The cases of DESIGN section 8 (startup, which has no size, is [`stoffel_startup`] and
-/// [`rhai_startup`]).
+/// [`rhai_startup`]), and `object`: a record's fields by name, as object-heavy programs use them.
 pub const CASES: &[Case] = &[
     Case {
         name: "fib",

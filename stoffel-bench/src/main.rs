@@ -1,4 +1,4 @@
-//! The peer benchmark: the programs of DESIGN section 8 in Stoffel, Lua 5.4 (the `lua5.4`
+//! The peer benchmark: the programs of DESIGN section 8 (and `object`) in Stoffel, Lua 5.4 (the `lua5.4`
 //! binary, whole process), Rhai (in process) and plain Rust, in one run, as one table of
 //! medians with Stoffel's ratio to Lua. Every run checks its result.
 //!
