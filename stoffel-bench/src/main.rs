@@ -1,6 +1,6 @@
-//! The peer benchmark: the programs of DESIGN section 8 (and `object`) in Stoffel, Lua 5.4 (the `lua5.4`
-//! binary, whole process), Rhai (in process) and plain Rust, in one run, as one table of
-//! medians with Stoffel's ratio to Lua. Every run checks its result.
+//! The peer benchmark: the programs of DESIGN section 8 (and `object`) in Stoffel, Lua 5.4
+//! (the `lua5.4` binary, whole process), Rhai (in process) and plain Rust, in one run, as one
+//! table of medians with Stoffel's ratio to Lua. Every run checks its result.
 //!
 //! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`, or
 //! `.ci/bench` with the same arguments, which installs `lua5.4` (and valgrind for
