@@ -510,6 +510,61 @@ fn inline_object_builtins_agree_in_every_mode() {
     }
 }
 
+#[test]
+fn overwriting_a_field_whose_old_value_reads_the_object_on_drop() {
+    // The old value of a shared object's field is dropped after its lock is released: here its
+    // drop (a host object's `Drop`) reads that very object, which would otherwise deadlock.
+    struct Spy {
+        object: Value,
+        read: Arc<AtomicU64>,
+    }
+    impl Drop for Spy {
+        fn drop(&mut self) {
+            if let Value::Object(object) = &self.object {
+                let value = object.get(&stoffel::Key::Str("k".into()));
+                self.read.store(if value.is_some() { 1 } else { 2 }, Ordering::SeqCst);
+            }
+        }
+    }
+    let text = r#"
+        fn overwrite(object) {
+            MOV r1, r0
+            LDI r2, "k"
+            LDI r3, 7
+            PUSHARG r1
+            PUSHARG r2
+            PUSHARG r3
+            CALL set_field
+            PUSHARG r1
+            PUSHARG r2
+            CALL get_field
+            RET r0
+        }
+    "#;
+    each_mode(|vm, mode| {
+        load(vm, mode, &[text]);
+        let object = vm.execute("create_object").unwrap();
+        let read = Arc::new(AtomicU64::new(0));
+        let spy = vm.register_foreign_object(Spy { object: object.clone(), read: Arc::clone(&read) });
+        let Value::Object(handle) = &object else { panic!("expected an object") };
+        handle.set(stoffel::Key::Str("k".into()), spy);
+        // On a thread, so a deadlock fails the test instead of hanging it.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _ = done.send(Outcome::from(vm.call("overwrite", std::slice::from_ref(&object))));
+            });
+            let result = finished.recv_timeout(std::time::Duration::from_secs(20));
+            let result = result.unwrap_or_else(|_| {
+                eprintln!("{mode:?}: overwriting the field deadlocked");
+                std::process::exit(1)
+            });
+            assert_eq!(read.load(Ordering::SeqCst), 1, "{mode:?}: the spy was dropped and read the field");
+            vec![result]
+        })
+    });
+}
+
 /// `place(a, b, c) = 100a + 10b + c` and `place4`: argument order made visible.
 const PLACE: &str = r#"
     fn place(a, b, c) {

@@ -421,19 +421,27 @@ impl ObjectRef {
         let Some(key) = KeyRef::of(key) else {
             return false;
         };
-        let mut guard;
-        let fields = match self.unique_fields() {
-            Some(fields) => fields,
-            None => {
-                guard = lock(&self.0.fields);
-                &mut *guard
+        // The old value is dropped after the lock is released (the block ends first): its drop
+        // may run host code (a foreign object's `Drop`) that reads this very object.
+        let old = {
+            let mut guard;
+            let fields = match self.unique_fields() {
+                Some(fields) => fields,
+                None => {
+                    guard = lock(&self.0.fields);
+                    &mut *guard
+                }
+            };
+            match (fields.get_mut(key), value) {
+                (Some(Value::Int(old)), Value::Int(new)) => {
+                    *old = *new;
+                    None
+                }
+                (Some(slot), value) => Some(std::mem::replace(slot, value.clone())),
+                (None, value) => fields.insert(key, value.clone()),
             }
         };
-        match (fields.get_mut(key), value) {
-            (Some(Value::Int(old)), Value::Int(new)) => *old = *new,
-            (Some(slot), value) => drop(std::mem::replace(slot, value.clone())),
-            (None, value) => drop(fields.insert(key, value.clone())),
-        }
+        drop(old);
         true
     }
 
