@@ -376,12 +376,12 @@ impl ObjectRef {
 
     /// Reads a field; a missing key reads as `None`.
     pub fn get(&self, key: &Key) -> Option<Value> {
-        lock(&self.0.fields).get(KeyRef::from_key(key)).cloned()
+        self.lookup(KeyRef::from_key(key))
     }
 
     /// Writes a field and returns the value it replaced.
     pub fn set(&self, key: Key, value: Value) -> Option<Value> {
-        lock(&self.0.fields).insert(KeyRef::from_key(&key), value)
+        self.assign(KeyRef::from_key(&key), value)
     }
 
     /// Reads a field by a borrowed key (no string's count taken); a missing key reads as `None`.

@@ -32,9 +32,10 @@ pub(crate) struct Builtin {
 }
 
 /// Builtins whose common case the dispatch loop runs in place (array element by int index,
-/// object field by a key of the right type, push of one value, the running closure's upvalue by its interned name; no hook enabled):
-/// the call was most of their cost. Anything else — other types, out of range, a full array, a
-/// name not found by pointer, hooks — calls the builtin, which reports or fires as usual.
+/// object field by a key of a key type, push of one value, the running closure's upvalue by
+/// its interned name; no hook enabled): the call was most of their cost. Anything else — other
+/// types, out of range, a full array, a name not found by pointer, hooks — calls the builtin,
+/// which reports or fires as usual.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inline {
     No,
