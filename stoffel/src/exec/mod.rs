@@ -544,12 +544,17 @@ impl VMState {
                         // VM: it may stay behind in a returned call's registers (not counted in
                         // `ref_writes`), and when it is still there the load is a pointer test,
                         // no count taken (the key of a `get_field`, a `get_upvalue` name).
-                        Value::String(constant) => {
-                            let register = reg_mut!(d);
-                            if !matches!(register, Value::String(held) if held.is(constant)) {
-                                replace(register, Value::String(constant.clone()));
+                        Value::String(constant) => match reg_mut!(d) {
+                            // Over another string only the pointer changes: the whole old value,
+                            // moved out as 16 bytes after an `LDI` wrote it as tag and pointer,
+                            // stalled store forwarding (perf: a sixth of the object case).
+                            Value::String(held) => {
+                                if !held.is(constant) {
+                                    drop(std::mem::replace(held, constant.clone()));
+                                }
                             }
-                        }
+                            register => replace(register, Value::String(constant.clone())),
+                        },
                         other => assign(reg_mut!(d), other, &mut self.ref_writes),
                     },
                     Op::Mov { d, a } => match *reg!(a) {
