@@ -2094,6 +2094,106 @@ fn fused_calls_to_foreign_functions_fall_back() {
 }
 
 #[test]
+fn panics_in_fused_foreign_calls_nested_and_repeated() {
+    // The plain loop calls foreign functions without a guard of their own: a panic unwinds to
+    // the `call` that started the run (or the call back into the VM inside a foreign function),
+    // which must report it exactly as the guarded calls of the other modes do, and leave the
+    // VM as clean: no frames, registers, pending arguments or re-entry depth left behind.
+    let text = r#"
+        fn outer(n) {
+            PUSHARG r0
+            CALL host               // 1: calls back `inner`, gets its error, returns it
+            RET r0
+        }
+        fn outer_after(n) {
+            PUSHARG r0
+            CALL host_after         // 1: calls back `inner`, then panics itself
+            RET r0
+        }
+        fn inner(n) {
+            LDI r1, 1
+            PUSHARG r0
+            PUSHARG r1
+            CALL explode            // 3
+            RET r0
+        }
+        fn panics() {
+            LDI r1, 1
+            LDI r2, 2
+            PUSHARG r1
+            PUSHARG r2
+            CALL explode            // 4
+            RET r0
+        }
+        fn add_one(n) {
+            LDI r1, 1
+            PUSHARG r0
+            PUSHARG r1
+            CALL add                // 3
+            RET r0
+        }
+    "#;
+    let outcomes = each_mode(|vm, mode| {
+        vm.register_fn("add", |a: i64, b: i64| a + b);
+        vm.register_fn("explode", |_: i64, _: i64| -> i64 { panic!("boom") });
+        vm.register_foreign_function("host", |ctx| {
+            let n = ctx.args[0].clone();
+            ctx.call("inner", &[n])
+        });
+        // Panics caught inside one host call: each leaves the re-entry depth as it found it.
+        vm.register_foreign_function("retry", |ctx| {
+            let messages: Vec<String> =
+                (0..100).map(|_| ctx.call("panics", &[]).unwrap_err().message().to_owned()).collect();
+            let same = messages.iter().filter(|message| *message == &messages[0]).count();
+            Ok(Value::from(format!("{same} x {}", messages[0])))
+        });
+        vm.register_foreign_function("host_after", |ctx| {
+            let n = ctx.args[0].clone();
+            assert!(ctx.call("inner", &[n]).is_err());
+            panic!("after")
+        });
+        load(vm, mode, &[text]);
+        let mut outcomes = Vec::new();
+        // More panics in a row than the re-entry limit (64): none may count against it.
+        for round in 0..100 {
+            let outcome = Outcome::from(vm.execute("panics"));
+            if round == 0 {
+                outcomes.push(outcome);
+            } else {
+                assert_eq!(Some(&outcome), outcomes.first(), "{mode:?}, panic {round}");
+            }
+        }
+        outcomes.push(vm.call("retry", &[]).into());
+        outcomes.push(vm.call("outer", &[Value::Int(5)]).into());
+        outcomes.push(vm.call("outer_after", &[Value::Int(5)]).into());
+        outcomes.push(vm.call("add_one", &[Value::Int(41)]).into());
+        outcomes
+    });
+    assert_eq!(
+        outcomes,
+        vec![
+            err(
+                ErrorKind::Foreign,
+                "foreign function `explode` panicked: boom",
+                &[("explode", None), ("panics", Some(4))]
+            ),
+            ok(r#""100 x foreign function `explode` panicked: boom""#),
+            err(
+                ErrorKind::Foreign,
+                "foreign function `explode` panicked: boom",
+                &[("explode", None), ("inner", Some(3)), ("outer", Some(1))]
+            ),
+            err(
+                ErrorKind::Foreign,
+                "foreign function `host_after` panicked: after",
+                &[("host_after", None), ("outer_after", Some(1))]
+            ),
+            ok("42"),
+        ]
+    );
+}
+
+#[test]
 fn fused_foreign_calls_deliver_every_kind_of_result() {
     // The fused call stores a foreign function's result straight into r0 (ints without
     // building a `Value`); arguments are copied onto the stack up to four, into a buffer
@@ -2158,9 +2258,10 @@ fn fused_foreign_calls_deliver_every_kind_of_result() {
         }
         fn panics() {
             LDI r1, 1
+            LDI r2, 2
             PUSHARG r1
-            PUSHARG r1
-            CALL explode            // 3: a panic, caught
+            PUSHARG r2
+            CALL explode            // 4: a panic, caught
             RET r0
         }
     "#;
@@ -2203,7 +2304,7 @@ fn fused_foreign_calls_deliver_every_kind_of_result() {
         err(
             ErrorKind::Foreign,
             "foreign function `explode` panicked: boom",
-            &[("explode", None), ("panics", Some(3))]
+            &[("explode", None), ("panics", Some(4))]
         )
     );
     assert_eq!(outcomes[3..6], outcomes[0..3]);

@@ -10,7 +10,7 @@ use crate::activation::{ActivationRecord, CapturedCell, EAGER};
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
-use crate::foreign::{call_guarded, plural, ForeignFunction, ForeignFunctionContext};
+use crate::foreign::{call_guarded, panic_message, plural, ForeignFunction, ForeignFunctionContext};
 use crate::hooks::HookEvent;
 use crate::registers::RegisterStack;
 use crate::state::{Callable, VMState};
@@ -173,7 +173,7 @@ impl VMState {
         self.pending_args.extend_from_slice(args);
         let result = match self.call_slot(slot, mark.pending_args) {
             Ok(Called::Returned(value)) => Ok(value),
-            Ok(Called::Entered) => self.run(mark.frames),
+            Ok(Called::Entered) => self.run_caught(mark.frames),
             Err(error) => Err(error),
         };
         let result = match result {
@@ -189,6 +189,38 @@ impl VMState {
             self.frames.release_closures();
         }
         result
+    }
+
+    /// [`VMState::run`], with the panic of a foreign function the plain loop called unguarded
+    /// (see `run_foreign`) turned into an error located at its `CALL`, as a guarded call
+    /// reports it. The caller (`invoke`) unwinds the stacks to where the run began.
+    fn run_caught(&mut self, entry_depth: usize) -> Result<Value, Error> {
+        let native_depth = self.native_depth;
+        let panic = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(entry_depth))) {
+            Ok(result) => return result,
+            Err(panic) => panic,
+        };
+        // Deeper than at the start: the panic left a foreign call without coming back (a
+        // guarded one would have caught it). Its frame is on top, at the `CALL`.
+        let in_foreign = self.native_depth > native_depth;
+        self.native_depth = native_depth;
+        let name = self.frames.last().and_then(|frame| match frame.function.code.get(frame.pc.get()) {
+            Some(&super::resolve::Op::Call { slot }) => {
+                self.functions.get(slot).map(|(name, _)| name.clone())
+            }
+            _ => None,
+        });
+        match name.filter(|_| in_foreign) {
+            Some(name) => {
+                let message = format!("foreign function `{name}` panicked: {}", panic_message(&*panic));
+                Err(self.locate_in_host(Error::new(ErrorKind::Foreign, message), &name))
+            }
+            // Not a foreign function's: a bug in Stoffel, reported as `with_locked` does.
+            None => Err(Error::new(
+                ErrorKind::Usage,
+                format!("internal error (please report): {}", panic_message(&*panic)),
+            )),
+        }
     }
 
     /// Adds the current call stack (its innermost [`ERROR_STACK_FRAMES`] frames) to an error
@@ -371,7 +403,7 @@ impl VMState {
         // empty stack meanwhile.
         let nested = self.arg_buffers.pop().unwrap_or_default();
         let pending = std::mem::replace(&mut self.pending_args, nested);
-        let result = self.run_foreign(function, &pending[start..], Returned);
+        let result = self.run_foreign::<true, _>(function, &pending[start..], Returned);
         let mut nested = std::mem::replace(&mut self.pending_args, pending);
         nested.clear();
         self.arg_buffers.push(nested);
@@ -399,7 +431,7 @@ impl VMState {
             for source in registers {
                 crate::exec::push_copy(&mut copies, &self.registers[source]);
             }
-            let result = self.run_foreign(function, &copies, IntoRegister(result_to));
+            let result = self.run_foreign::<false, _>(function, &copies, IntoRegister(result_to));
             copies.clear();
             self.arg_buffers.push(copies);
             return result;
@@ -416,7 +448,7 @@ impl VMState {
                 other => std::mem::forget(std::mem::replace(copy, other.clone())),
             }
         }
-        let result = self.run_foreign(function, &copies[..count], IntoRegister(result_to));
+        let result = self.run_foreign::<false, _>(function, &copies[..count], IntoRegister(result_to));
         // Reference values are dropped in place; the rest are scalars, nothing to drop (and the
         // slots past `count` still hold unit).
         for copy in copies.iter_mut().take(count) {
@@ -428,11 +460,16 @@ impl VMState {
         result
     }
 
-    /// Runs a foreign function on `args`: its context, its events, panics caught, whatever a
-    /// panic skipped cleaned up. `deliver` takes the function's result where it lies (see
-    /// [`Delivery`]).
+    /// Runs a foreign function on `args`: its context, its events, and when `GUARDED` its panic
+    /// caught and whatever the panic skipped cleaned up. `deliver` takes the function's result
+    /// where it lies (see [`Delivery`]).
+    ///
+    /// Unguarded, for the plain loop's fused call only: a panic unwinds to the `invoke` that
+    /// started the run, which reports it and cleans up (see `VMState::run_caught`). The guard
+    /// here, `catch_unwind` with its closure and the stack mark taken for the clean-up, was a
+    /// tenth of a foreign call (callgrind).
     #[inline(always)]
-    fn run_foreign<D: Delivery>(
+    fn run_foreign<const GUARDED: bool, D: Delivery>(
         &mut self,
         function: &ForeignFunction,
         args: &[Value],
@@ -448,18 +485,27 @@ impl VMState {
             ));
         }
         self.fire_before_call(&function.name, args)?;
-        let mark = self.mark();
-        self.native_depth += 1;
-        let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
-        let result =
-            call_guarded(&function.name, || deliver.deliver((function.code)(context), context.state));
-        self.native_depth -= 1;
-        // A panic may have skipped a nested call's own clean-up: drop what it left. Only a
-        // failed call can have (a call back into the VM cleans up after itself on return and
-        // on error; a panic comes back as an error), so a success is not checked.
-        if result.is_err() && !self.at_mark(mark) {
-            self.unwind_to(mark);
-        }
+        let result = if GUARDED {
+            let mark = self.mark();
+            self.native_depth += 1;
+            let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
+            let result =
+                call_guarded(&function.name, || deliver.deliver((function.code)(context), context.state));
+            self.native_depth -= 1;
+            // A panic may have skipped a nested call's own clean-up: drop what it left. Only a
+            // failed call can have (a call back into the VM cleans up after itself on return
+            // and on error; a panic comes back as an error), so a success is not checked.
+            if result.is_err() && !self.at_mark(mark) {
+                self.unwind_to(mark);
+            }
+            result
+        } else {
+            self.native_depth += 1;
+            let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
+            let result = deliver.deliver((function.code)(context), context.state);
+            self.native_depth -= 1;
+            result
+        };
         match result {
             Ok(output) => {
                 if self.hooks_active() {
