@@ -485,27 +485,20 @@ impl VMState {
             ));
         }
         self.fire_before_call(&function.name, args)?;
-        let result = if GUARDED {
-            let mark = self.mark();
-            self.native_depth += 1;
-            let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
-            let result =
-                call_guarded(&function.name, || deliver.deliver((function.code)(context), context.state));
-            self.native_depth -= 1;
-            // A panic may have skipped a nested call's own clean-up: drop what it left. Only a
-            // failed call can have (a call back into the VM cleans up after itself on return
-            // and on error; a panic comes back as an error), so a success is not checked.
+        let mark = GUARDED.then(|| self.mark());
+        self.native_depth += 1;
+        let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
+        let mut call = || deliver.deliver((function.code)(context), context.state);
+        let result = if GUARDED { call_guarded(&function.name, call) } else { call() };
+        self.native_depth -= 1;
+        // A panic may have skipped a nested call's own clean-up: drop what it left. Only a
+        // failed call can have (a call back into the VM cleans up after itself on return and
+        // on error; a panic comes back as an error), so a success is not checked.
+        if let Some(mark) = mark {
             if result.is_err() && !self.at_mark(mark) {
                 self.unwind_to(mark);
             }
-            result
-        } else {
-            self.native_depth += 1;
-            let context = &mut ForeignFunctionContext { args, state: self, name: &function.name };
-            let result = deliver.deliver((function.code)(context), context.state);
-            self.native_depth -= 1;
-            result
-        };
+        }
         match result {
             Ok(output) => {
                 if self.hooks_active() {
