@@ -2614,6 +2614,67 @@ fn counted_loop_steps_agree_in_every_mode() {
 }
 
 #[test]
+fn a_loop_top_run_from_its_back_edge_agrees_in_every_mode() {
+    // The plain loop runs an accumulating `ADD d, d, b` at the top of a counted loop from the
+    // fused step's back edge (not through the dispatch): every kind of operand, and an error
+    // there, located at the `ADD` and reached only by a jump back.
+    let text = r#"
+        fn accumulate(total, step, n) {
+            LDI r3, 0               // i
+            LDI r4, 1
+        again:
+            ADD r0, r0, r1          // total += step, the loop's first instruction
+            ADD r3, r3, r4
+            CMP r3, r2
+            JMPLT again
+            RET r0
+        }
+        fn nested(n) {
+            LDI r1, 0               // total
+            LDI r2, 0               // i
+            LDI r3, 1
+        outer:
+            ADD r1, r1, r2          // the outer loop's top, reached from its back edge
+            LDI r4, 0               // j
+        inner:
+            ADD r1, r1, r3          // the inner loop's top, reached from its own back edge
+            ADD r4, r4, r3
+            CMP r4, r2
+            JMPLT inner
+            ADD r2, r2, r3
+            CMP r2, r0
+            JMPLT outer
+            RET r1
+        }
+    "#;
+    let int = Value::Int;
+    let cases: Vec<(&str, Vec<Value>, Outcome)> = vec![
+        ("accumulate", vec![int(0), int(5), int(10)], ok("50")),
+        ("accumulate", vec![int(7), int(-1), int(1)], ok("6")),
+        ("accumulate", vec![int(0), Value::Float(0.5), int(4)], ok("2.0")),
+        ("accumulate", vec![Value::Float(1.0), int(2), int(3)], ok("7.0")),
+        ("accumulate", vec![Value::from("a"), Value::from("b"), int(3)], ok("\"abbb\"")),
+        (
+            "accumulate",
+            vec![int(i64::MAX - 10), int(5), int(10)],
+            err(ErrorKind::Arithmetic, "arithmetic overflow in ADD", &[("accumulate", Some(2))]),
+        ),
+        (
+            "accumulate",
+            vec![int(1), Value::Unit, int(3)],
+            err(ErrorKind::Type, "ADD cannot take int and unit", &[("accumulate", Some(2))]),
+        ),
+        // The sum of i for i < n plus one per inner step (the inner loop runs max(i, 1)
+        // times): 6 + (1 + 1 + 2 + 3) = 13 at 4.
+        ("nested", vec![int(4)], ok("13")),
+        ("nested", vec![int(1)], ok("1")),
+    ];
+    for (entry, args, expected) in cases {
+        assert_eq!(differential(&[text], entry, &args), expected, "{entry}({args:?})");
+    }
+}
+
+#[test]
 fn a_counted_loop_step_leaves_the_flag_its_comparison_set() {
     // The fused step decides on the ints and sets the flag only as the comparison would have:
     // a plain jump after it reads that flag, whether the fused jump was taken or not.
