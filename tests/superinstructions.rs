@@ -2675,6 +2675,62 @@ fn a_loop_top_run_from_its_back_edge_agrees_in_every_mode() {
 }
 
 #[test]
+fn a_result_kept_after_a_return_agrees_in_every_mode() {
+    // The plain loop runs a caller's `MOV d, a` of an int right where the callee's return
+    // lands (and where any frame starts): results of every kind kept that way, a move into
+    // r0 itself, a frame whose first instruction is the move, a plain (unfused) `CALL`.
+    let text = r#"
+        fn twice(x) {
+            ADD r0, r0, r0
+            RET r0
+        }
+        fn name(x) {
+            LDI r0, "named"
+            RET r0
+        }
+        fn keep(x) {
+            MOV r3, r0
+            PUSHARG r0
+            CALL twice
+            MOV r1, r0              // an int result, kept
+            PUSHARG r3
+            CALL name
+            MOV r2, r0              // a string result, kept
+            PUSHARG r1
+            CALL twice
+            MOV r0, r0              // a move onto itself
+            ADD r1, r1, r0
+            CALL create_array
+            MOV r4, r0              // an array from a builtin
+            PUSHARG r4
+            PUSHARG r1
+            PUSHARG r2
+            CALL array_push
+            RET r4
+        }
+        fn starts_with_a_move(x) {
+            MOV r1, r0
+            ADD r1, r1, r0
+            RET r1
+        }
+        fn plain_call(x) {
+            PUSHARG r0
+        later:
+            CALL starts_with_a_move
+            MOV r1, r0
+            ADD r0, r1, r1
+            RET r0
+        }
+    "#;
+    let int = Value::Int;
+    assert_eq!(differential(&[text], "keep", &[int(5)]), ok("[30, \"named\"]"));
+    assert_eq!(differential(&[text], "keep", &[Value::from("s")]), ok("[\"ssssss\", \"named\"]"));
+    assert_eq!(differential(&[text], "starts_with_a_move", &[int(21)]), ok("42"));
+    assert_eq!(differential(&[text], "starts_with_a_move", &[Value::Float(1.5)]), ok("3.0"));
+    assert_eq!(differential(&[text], "plain_call", &[int(3)]), ok("12"));
+}
+
+#[test]
 fn a_counted_loop_step_leaves_the_flag_its_comparison_set() {
     // The fused step decides on the ints and sets the flag only as the comparison would have:
     // a plain jump after it reads that flag, whether the fused jump was taken or not.

@@ -538,6 +538,20 @@ impl VMState {
                 }};
             }
 
+            // Back in a caller (or entering a frame): a `MOV d, a` of an int there (a caller
+            // keeping a call's result, `CALL f` + `MOV d, r0`) runs right here, from a test of
+            // its kind, not through the dispatch. The indirect jump that dispatched after
+            // every return took the caller's next instruction, whatever it was, and mispredicted
+            // often: fib 0.92x the time with this test (two more instructions per call).
+            if !TRACED && !METERED {
+                // SAFETY: as at the fetch below (`pc` is where this frame runs on).
+                if let Op::Mov { d, a } = *unsafe { code.get_unchecked(pc) } {
+                    if let Value::Int(int) = *reg!(a) {
+                        set_int(reg_mut!(d), int);
+                        pc += 1;
+                    }
+                }
+            }
             loop {
                 debug_assert!(pc < code.len(), "pc {pc} past {} ops", code.len());
                 // SAFETY: `pc` is always an index into `code`: a frame starts at 0 (no body is
