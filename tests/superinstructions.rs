@@ -2728,6 +2728,44 @@ fn a_result_kept_after_a_return_agrees_in_every_mode() {
     assert_eq!(differential(&[text], "starts_with_a_move", &[int(21)]), ok("42"));
     assert_eq!(differential(&[text], "starts_with_a_move", &[Value::Float(1.5)]), ok("3.0"));
     assert_eq!(differential(&[text], "plain_call", &[int(3)]), ok("12"));
+
+    // The same after a fused call of a host function: an int, a string, an error before it.
+    let host = r#"
+        fn host(a, b) {
+            PUSHARG r0
+            PUSHARG r1
+            CALL join
+            MOV r2, r0              // the result kept, whatever it is
+            ADD r0, r2, r2
+            RET r0
+        }
+    "#;
+    let outcomes = each_mode(|vm, mode| {
+        vm.register_fn("join", |a: Value, b: Value| -> Result<Value, String> {
+            match (a, b) {
+                (Value::Int(a), Value::Int(b)) => Ok(Value::Int(a * 10 + b)),
+                (Value::Unit, _) => Err("no unit".into()),
+                (a, b) => Ok(Value::from(format!("{a}{b}"))),
+            }
+        });
+        load(vm, mode, &[host]);
+        [vec![int(4), int(2)], vec![Value::from("x"), int(2)], vec![Value::Unit, int(2)]]
+            .iter()
+            .map(|args| vm.call("host", args).into())
+            .collect()
+    });
+    assert_eq!(outcomes[0], ok("84"));
+    assert_eq!(outcomes[1], ok("\"x2x2\""));
+    match &outcomes[2] {
+        Outcome::Err { message, call_stack, .. } => {
+            assert!(message.contains("no unit"), "{message}");
+            assert_eq!(
+                call_stack.last(),
+                Some(&StackFrame { function: "host".into(), instruction: Some(2) })
+            );
+        }
+        other => panic!("expected the host function's error, got {other:?}"),
+    }
 }
 
 #[test]
