@@ -2,7 +2,9 @@
 # Instructions per unit of work, per machine instruction: runs `BIN --child CASE SIZE` under
 # callgrind, keeps the instructions executed at least UNITS/2 times, divides their counts by
 # UNITS and prints them next to their disassembly (the function named when it is not the
-# dispatch loop). Shows, block by block, what one call or iteration costs.
+# dispatch loop). Shows, block by block, what one call or iteration costs, and how many indirect
+# jumps it takes (each one through the shared dispatch costs more than its instructions: README,
+# session 9).
 #
 #   stoffel-bench/tools/callgrind-join.sh target/release/stoffel-bench fib 22 57313 > fib.txt
 #   (fib(22) makes 57,313 calls; the other cases: SIZE iterations, UNITS = SIZE)
@@ -39,7 +41,7 @@ for line in open(profile):
         continue
     if len(fields) > 2:
         counts[address] += int(fields[2])
-total, function = 0.0, ""
+total, indirect, function = 0.0, 0.0, ""
 for line in open(disassembly):
     line = line.rstrip()
     if line.endswith(">:"):
@@ -53,8 +55,12 @@ for line in open(disassembly):
     if counts[address] * 2 >= units:
         per_unit = counts[address] / units
         total += per_unit
+        # `jmp *%reg` and `call *…`: the dispatch's jump tables and calls through pointers.
+        if "jmp    *" in line or "call   *" in line:
+            indirect += per_unit
         where = "" if "run_loop" in function else f"   [{function}]"
         print(f"{per_unit:6.2f} {line[:110]}{where}")
-print(f"total {total:.1f} instructions per unit", file=sys.stderr)
+print(f"total {total:.1f} instructions per unit, {indirect:.1f} of them indirect jumps or calls",
+      file=sys.stderr)
 PY
 rm -rf "$out"
