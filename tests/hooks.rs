@@ -1725,3 +1725,61 @@ fn hooks_turned_on_mid_call_see_registers_not_yet_written_as_unit() {
         ],
     );
 }
+
+#[test]
+fn a_hook_enabled_mid_loop_sees_each_loop_top_and_kept_result_once() {
+    // The plain loop runs a counted loop's first `ADD` from the back edge and a `MOV` keeping a
+    // host call's result right after the call. A hook a host function enables mid-loop must
+    // see each of them exactly once from then on, and the run must compute what it would have.
+    let program = stoffel::asm::assemble(
+        r#"
+        fn main() registers(6) {
+            LDI r1, 0               // 0: total
+            LDI r2, 0               // 1: i
+            LDI r3, 1               // 2
+            LDI r4, 10              // 3: n
+        again:
+            ADD r1, r1, r2          // 4: the loop's first instruction
+            PUSHARG r2              // 5
+            CALL switch_on          // 6: enables the hook at i == 5
+            MOV r5, r0              // 7: the result kept
+            ADD r2, r2, r3          // 8
+            CMP r2, r4              // 9
+            JMPLT again             // 10
+            RET r1                  // 11
+        }
+        "#,
+    )
+    .unwrap();
+    let vm = Arc::new(VirtualMachine::new());
+    vm.load(program).unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let id = vm.register_hook(
+        |event| matches!(event, HookEvent::BeforeInstructionExecute(ADD(1, 1, 2) | MOV(5, 0))),
+        move |event, ctx| {
+            let i = ctx.register(2).cloned().unwrap_or(Value::Unit);
+            sink.lock().unwrap().push(format!("{event:?} at i = {i}"));
+            Ok(())
+        },
+        0,
+    );
+    assert!(vm.disable_hook(id));
+    let handle = Arc::downgrade(&vm);
+    vm.register_fn("switch_on", move |i: i64| -> Result<i64, String> {
+        if i == 5 {
+            let vm = handle.upgrade().ok_or("the VM is gone")?;
+            vm.enable_hook(id);
+        }
+        Ok(i * 2)
+    });
+    assert_eq!(vm.execute("main").unwrap(), int(45));
+    let expected: Vec<String> = (5..10)
+        .flat_map(|i| {
+            // Enabled during the call of iteration 5: its MOV is the first event.
+            let top = (i > 5).then(|| format!("BeforeInstructionExecute(ADD(1, 1, 2)) at i = {i}"));
+            top.into_iter().chain([format!("BeforeInstructionExecute(MOV(5, 0)) at i = {i}")])
+        })
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), expected);
+}
