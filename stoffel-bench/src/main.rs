@@ -1,6 +1,7 @@
 //! The peer benchmark: the programs of DESIGN section 8 (and `object`) in Stoffel, Lua 5.4
 //! (the `lua5.4` binary, whole process), Rhai (in process) and plain Rust, in one run, as one
-//! table of medians with Stoffel's ratio to Lua. Every run checks its result.
+//! table of medians with Stoffel's ratio to Lua (the median of interleaved Stoffel/Lua pairs).
+//! Every run checks its result.
 //!
 //! `cargo run --release -p stoffel-bench [-- --runs N] [--only fib,loop] [--no-rhai]`, or
 //! `.ci/bench` with the same arguments, which installs `lua5.4` (and valgrind for
@@ -39,23 +40,51 @@ fn time_runs(runs: usize, mut run: impl FnMut()) -> Duration {
     )
 }
 
+/// One run of `case` (at `size`, or its own) on `vm`, checked.
+fn stoffel_run(vm: &stoffel::VirtualMachine, case: &Case, size: i64) {
+    let result = vm.call(case.entry, &[Value::Int(size)]).expect("runs");
+    assert_eq!(result, Value::Int(case.expected(size)), "stoffel {}", case.name);
+}
+
 fn stoffel_time(case: &Case, runs: usize, size: Option<i64>) -> Duration {
     let vm = stoffel_vm(case.name);
     let size = size.unwrap_or(case.argument);
-    let expected = Value::Int(case.expected(size));
-    time_runs(runs, || {
-        let result = vm.call(case.entry, &[Value::Int(size)]).expect("runs");
-        assert_eq!(result, expected, "stoffel {}", case.name);
-    })
+    time_runs(runs, || stoffel_run(&vm, case, size))
 }
 
-fn lua_time(case: &Case, runs: usize) -> Option<Duration> {
+/// One `lua5.4` process running `case`'s twin, checked.
+fn lua_run(case: &Case) {
     let script = root().join("benches/lua").join(format!("{}.lua", case.name));
-    Command::new("lua5.4").arg("-v").output().ok()?;
-    Some(time_runs(runs, || {
-        let output = Command::new("lua5.4").arg(&script).output().expect("lua5.4 runs");
-        assert!(output.status.success(), "lua {}: {}", case.name, String::from_utf8_lossy(&output.stderr));
-    }))
+    let output = Command::new("lua5.4").arg(&script).output().expect("lua5.4 runs");
+    assert!(output.status.success(), "lua {}: {}", case.name, String::from_utf8_lossy(&output.stderr));
+}
+
+/// Stoffel's and Lua's medians from `runs` runs of each, taken in turn (Stoffel, Lua, Stoffel,
+/// …) so a busy neighbour slows both alike, and the median of the pairs' ratios; Lua's `None`
+/// without `lua5.4`. (One side's runs after the other's put a neighbour's burst on one side:
+/// the same build's ratios moved by 30% between such runs.)
+fn stoffel_and_lua(case: &Case, runs: usize) -> (Duration, Option<(Duration, f64)>) {
+    if Command::new("lua5.4").arg("-v").output().is_err() {
+        return (stoffel_time(case, runs, None), None);
+    }
+    let vm = stoffel_vm(case.name);
+    let timed = |run: &mut dyn FnMut()| {
+        let start = Instant::now();
+        run();
+        start.elapsed()
+    };
+    let pairs: Vec<(Duration, Duration)> = (0..runs)
+        .map(|_| {
+            let ours = timed(&mut || stoffel_run(&vm, case, case.argument));
+            (ours, timed(&mut || lua_run(case)))
+        })
+        .collect();
+    let mut ratios: Vec<f64> =
+        pairs.iter().map(|(ours, lua)| ours.as_secs_f64() / lua.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ratios.len() / 2];
+    let (ours, lua): (Vec<Duration>, Vec<Duration>) = pairs.into_iter().unzip();
+    (median(ours), Some((median(lua), ratio)))
 }
 
 fn rhai_time(case: &Case, runs: usize) -> Duration {
@@ -142,23 +171,22 @@ fn main() {
     }
 
     println!(
-        "Medians of {runs} runs (Rhai: fewer on the slow cases). Lua: whole process; others: in process."
+        "Medians of {runs} runs (Rhai: fewer on the slow cases). Lua: whole process; others: in process. \
+         Stoffel and Lua run in turn; the ratio is the median of the pairs' ratios."
     );
     println!();
     println!("| benchmark | Stoffel | Lua 5.4 | Rhai | Rust | Stoffel / Lua |");
     println!("|---|---|---|---|---|---|");
     for case in CASES.iter().filter(|case| only.as_ref().is_none_or(|only| only.contains(&case.name))) {
-        let stoffel = stoffel_time(case, runs, None);
-        let lua = lua_time(case, runs);
+        let (stoffel, lua) = stoffel_and_lua(case, runs);
         let rhai = with_rhai.then(|| rhai_time(case, if case.name == "loop" { 1 } else { runs.min(3) }));
         let rust = rust_time(case, runs);
-        let ratio =
-            lua.map_or("n/a".to_string(), |lua| format!("{:.2}×", stoffel.as_secs_f64() / lua.as_secs_f64()));
+        let ratio = lua.map_or("n/a".to_string(), |(_, ratio)| format!("{ratio:.2}×"));
         println!(
             "| {} | {} | {} | {} | {} | {ratio} |",
             case.name,
             seconds(stoffel),
-            lua.map_or("n/a".into(), seconds),
+            lua.map_or("n/a".into(), |(lua, _)| seconds(lua)),
             rhai.map_or("skipped".into(), seconds),
             seconds(rust),
         );
