@@ -28,16 +28,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// How long one call of `run` takes.
+fn elapsed(run: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    run();
+    start.elapsed()
+}
+
 fn time_runs(runs: usize, mut run: impl FnMut()) -> Duration {
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                run();
-                start.elapsed()
-            })
-            .collect(),
-    )
+    median((0..runs).map(|_| elapsed(&mut run)).collect())
 }
 
 /// One run of `case` (at `size`, or its own) on `vm`, checked.
@@ -68,15 +67,10 @@ fn stoffel_and_lua(case: &Case, runs: usize) -> (Duration, Option<(Duration, f64
         return (stoffel_time(case, runs, None), None);
     }
     let vm = stoffel_vm(case.name);
-    let timed = |run: &mut dyn FnMut()| {
-        let start = Instant::now();
-        run();
-        start.elapsed()
-    };
     let pairs: Vec<(Duration, Duration)> = (0..runs)
         .map(|_| {
-            let ours = timed(&mut || stoffel_run(&vm, case, case.argument));
-            (ours, timed(&mut || lua_run(case)))
+            let ours = elapsed(|| stoffel_run(&vm, case, case.argument));
+            (ours, elapsed(|| lua_run(case)))
         })
         .collect();
     let mut ratios: Vec<f64> =
