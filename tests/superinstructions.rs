@@ -817,7 +817,7 @@ fn a_leftover_pending_argument_joins_the_fused_group() {
             PUSHARG r5              // stays pending: the LDI ends any group
             LDI r1, 10
             LDI r2, 20
-            PUSHARG r1              // a fused group (r1, r2), but r5 is pending: all three go
+            PUSHARG r1              // (r1, r2) would fuse, but r5 is pending (not fused): all three go
             PUSHARG r2
             CALL array_push         // array_push(r5, r1, r2) = 2
             MOV r6, r0

@@ -192,7 +192,6 @@ impl VMState {
             let mut function: &CompiledFunction = &frame.function;
             let mut code: &[Op] = &function.code;
             let mut base = frame.base;
-            let args_base = frame.args_base;
             let mut pc = frame.pc.get();
             let mut flag = frame.compare_flag.get();
 
@@ -519,6 +518,9 @@ impl VMState {
                     };
                     self.registers.pass(args, new_base, &mut self.ref_writes);
                     save!($call_at);
+                    // The caller has nothing pending (see `CallArgs`): the callee's pending
+                    // arguments start where the caller's do.
+                    let args_base = self.pending_args.len();
                     self.frames.push(callee, new_base, args_base, closure, ref_epoch);
                     // Switched to here, not through 'frames: everything the callee's frame
                     // holds is at hand, and reading it back from the record just written made
@@ -526,7 +528,6 @@ impl VMState {
                     function = callee;
                     code = &function.code;
                     base = new_base;
-                    // `args_base` stays: the fused call ran with no pending arguments above it.
                     pc = 0;
                     flag = CompareFlag::Equal;
                     reload!();
@@ -578,6 +579,7 @@ impl VMState {
                 let mut dest_old = None;
                 if TRACED {
                     save!(at);
+                    let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
                     dest_old = match self.trace_before(function, at, args_base) {
                         Ok(old) => old,
                         Err(error) => return Err(self.locate(error)),
@@ -592,6 +594,8 @@ impl VMState {
                 }
                 match *op {
                     Op::Ld { d, k } => {
+                        // Read from the record: the plain loop keeps no `args_base` at hand.
+                        let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
                         let top = self.pending_args.len() as i64 - 1;
                         let index = top + i64::from(k);
                         if index < args_base as i64 {
@@ -705,9 +709,16 @@ impl VMState {
                     }
                     Op::PushArg { a } => push_copy(&mut self.pending_args, reg!(a)),
                     Op::CallArgs { n, first, slot } => {
-                        // The fused form serves the plain loop when this frame has no other
-                        // pending arguments; everything else runs the plain `PUSHARG first`.
-                        if !TRACED && !METERED && self.pending_args.len() == args_base {
+                        // The fused form serves the plain loop (traced and metered runs, and
+                        // calls it does not serve, run the plain `PUSHARG first`). `compile`
+                        // fused only where the frame has nothing else pending on any path, so
+                        // there is no run-time test for that (`pending_counts`).
+                        if !TRACED && !METERED {
+                            debug_assert_eq!(
+                                Some(self.pending_args.len()),
+                                self.frames.last().map(|frame| frame.args_base),
+                                "a fused call with arguments pending"
+                            );
                             // `pc` has not moved since the fetch (`at` would keep one more value
                             // alive through the plain loop, spilled on every dispatch).
                             let call_at = pc + usize::from(n);
@@ -937,6 +948,7 @@ impl VMState {
                     }
                     Op::Call { slot } => {
                         save!(pc);
+                        let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,
                             Ok(Called::Returned(value)) => {

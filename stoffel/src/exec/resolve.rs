@@ -386,10 +386,12 @@ pub(crate) fn compile(
         .collect();
     let mut code: Box<[Op]> = code;
     let targets: HashSet<usize> = def.labels.values().copied().collect();
+    // Before any fusion: the analysis walks the plain ops.
+    let pending = pending_counts(&code);
     fuse_compare_and_jump(&mut code, &targets);
     fuse_small_constants(&mut code, &constants, &targets);
     fuse_counted_loops(&mut code, &targets);
-    fuse_calls(&mut code, &targets);
+    fuse_calls(&mut code, &targets, &pending);
     specialise_accumulations(&mut code);
     // `CALL` results land in r0 of the caller: every window has one.
     let count = def.register_count;
@@ -520,10 +522,52 @@ fn specialise_accumulations(code: &mut [Op]) {
     }
 }
 
+/// What the frame has pushed with `PUSHARG` and no `CALL` has consumed yet when each op of
+/// (unfused) `code` starts: `Some(n)` where every path that reaches it agrees, `None` where
+/// paths disagree (a loop pushing without calling) or none reaches it. A frame starts with none
+/// of its own (its `args_base` is the stack's length then) and every `CALL` consumes all of
+/// them, whatever it calls.
+fn pending_counts(code: &[Op]) -> Vec<Option<u32>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Count {
+        Unreached,
+        Known(u32),
+        Varies,
+    }
+    let mut counts = vec![Count::Unreached; code.len()];
+    let mut work = Vec::new();
+    if !code.is_empty() {
+        counts[0] = Count::Known(0);
+        work.push(0);
+    }
+    while let Some(index) = work.pop() {
+        let after = match (code[index], counts[index]) {
+            (Op::Call { .. }, _) => Count::Known(0),
+            (Op::PushArg { .. }, Count::Known(n)) => n.checked_add(1).map_or(Count::Varies, Count::Known),
+            (_, count) => count,
+        };
+        for next in code[index].successors(index).into_iter().flatten().filter(|&next| next < code.len()) {
+            let merged = match (counts[next], after) {
+                (Count::Unreached, count) => count,
+                (same, count) if same == count => continue,
+                _ => Count::Varies,
+            };
+            if merged != counts[next] {
+                counts[next] = merged;
+                work.push(next);
+            }
+        }
+    }
+    counts.into_iter().map(|count| if let Count::Known(n) = count { Some(n) } else { None }).collect()
+}
+
 /// Fuses each `CALL` with the `PUSHARG`s right before it when they push consecutive registers
-/// in ascending order (as a compiler places arguments, and as Lua's `CALL` expects them) and
-/// no label points after the first of them (control enters the group only at its start).
-fn fuse_calls(code: &mut [Op], targets: &HashSet<usize>) {
+/// in ascending order (as a compiler places arguments, and as Lua's `CALL` expects them), no
+/// label points after the first of them (control enters the group only at its start) and the
+/// frame has nothing else pending there on any path (`pending`, from [`pending_counts`]): the
+/// fused call then needs no run-time test for other pending arguments, and the frame's
+/// `args_base` is no value the plain loop keeps at hand.
+fn fuse_calls(code: &mut [Op], targets: &HashSet<usize>, pending: &[Option<u32>]) {
     for call in 1..code.len() {
         let Op::Call { slot } = code[call] else { continue };
         if targets.contains(&call) {
@@ -546,7 +590,7 @@ fn fuse_calls(code: &mut [Op], targets: &HashSet<usize>) {
             first = Some(a);
             start -= 1;
         };
-        if let (true, Some(first)) = (complete, first) {
+        if let (true, Some(first), Some(0)) = (complete, first, pending.get(start).copied().flatten()) {
             code[start] = Op::CallArgs { n: (call - start) as u8, first, slot };
         }
     }
@@ -751,5 +795,56 @@ mod tests {
                 "instruction {index} was fused: {op:?}"
             );
         }
+    }
+
+    #[test]
+    fn calls_fuse_only_where_nothing_else_is_pending_on_any_path() {
+        let call = || Instruction::CALL("g".into());
+        let fused = |code: &[Op], index: usize| matches!(code[index], Op::CallArgs { .. });
+        // Nothing pending: fused; then a push before a group that stays pending: not fused.
+        let code = compiled(
+            vec![
+                Instruction::PUSHARG(0),
+                call(),
+                Instruction::PUSHARG(0),
+                Instruction::LDI(1, Value::Int(1)),
+                Instruction::PUSHARG(1),
+                call(),
+                Instruction::RET(0),
+            ],
+            &[],
+        );
+        assert!(fused(&code, 0));
+        assert!(!fused(&code, 4), "r0 is still pending at the group: {:?}", code[4]);
+        // A label reached with and without a push before it: the counts disagree.
+        let code = compiled(
+            vec![
+                Instruction::CMP(0, 1),
+                Instruction::JMPEQ("group".into()),
+                Instruction::PUSHARG(0),
+                Instruction::PUSHARG(1),
+                call(),
+                Instruction::RET(0),
+            ],
+            &[("group", 3)],
+        );
+        assert!(!fused(&code, 3), "{:?}", code[3]);
+        // A loop that pushes without calling: the count varies at its top.
+        let code = compiled(
+            vec![
+                Instruction::PUSHARG(0),
+                Instruction::CMP(0, 1),
+                Instruction::JMPLT("top".into()),
+                Instruction::PUSHARG(1),
+                call(),
+                Instruction::RET(0),
+            ],
+            &[("top", 0)],
+        );
+        assert!(!fused(&code, 3), "{:?}", code[3]);
+        assert_eq!(
+            pending_counts(&[Op::PushArg { a: 0 }, Op::Call { slot: 0 }, Op::Ret { a: 0 }]),
+            [Some(0), Some(1), Some(0)]
+        );
     }
 }
