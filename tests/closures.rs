@@ -677,6 +677,72 @@ fn closures_called_in_turn_from_one_depth_each_run_with_their_own_cells() {
     assert_eq!(vm.call("call_closure", &[high]).unwrap(), Value::Int(1004));
 }
 
+/// A loop making a counter per iteration from one depth (a fused call, whose frame leaves
+/// without a full clean-up unless it wrote a reference or captured), each starting at `i * 10`,
+/// then calling each once: every maker captured its own parameter into a new cell.
+const MAKERS: &str = r#"
+fn makers(n) {
+    MOV r2, r0
+    LDI r0, 8
+    PUSHARG r0
+    CALL create_array
+    MOV r1, r0          // the counters
+    LDI r3, 0           // i
+    LDI r4, 10
+    LDI r7, 1
+again:
+    MUL r5, r3, r4
+    PUSHARG r5
+    CALL make_counter
+    MOV r6, r0
+    PUSHARG r1
+    PUSHARG r6
+    CALL array_push
+    PUSHARG r5
+    CALL leaves_two_pending   // returns with two arguments pending: dropped on return
+    ADD r3, r3, r7
+    CMP r3, r2
+    JMPLT again
+    LDI r3, 0
+    LDI r4, 0           // the sum of each counter's first count
+sum:
+    PUSHARG r1
+    PUSHARG r3
+    CALL get_field
+    MOV r6, r0
+    PUSHARG r6
+    CALL call_closure
+    ADD r4, r4, r0
+    ADD r3, r3, r7
+    CMP r3, r2
+    JMPLT sum
+    LD r0, [sp+0]       // nothing pending here: an error if the callee's arguments were kept
+    RET r4
+}
+fn leaves_two_pending(x) {
+    PUSHARG r0
+    PUSHARG r0
+    RET r0
+}
+"#;
+
+#[test]
+fn makers_called_from_one_depth_capture_their_own_cells() {
+    let vm = alternate_vm();
+    vm.load(stoffel::asm::assemble(MAKERS).unwrap()).unwrap();
+    // Without the `LD`, the sum of (i * 10 + 1) for i in 0..5 = 105; with it, the run fails at
+    // the `LD`, which saw no argument the callee left.
+    let error = vm.call("makers", &[Value::Int(5)]).unwrap_err();
+    assert!(error.to_string().contains("outside the 0 pending argument(s)"), "{error}");
+    let without_ld = MAKERS.replace(
+        "    LD r0, [sp+0]       // nothing pending here: an error if the callee's arguments were kept\n",
+        "",
+    );
+    let vm = alternate_vm();
+    vm.load(stoffel::asm::assemble(&without_ld).unwrap()).unwrap();
+    assert_eq!(vm.call("makers", &[Value::Int(5)]).unwrap(), Value::Int(105));
+}
+
 #[test]
 fn a_plain_function_entered_where_a_closure_ran_sees_no_upvalues() {
     let vm = alternate_vm();

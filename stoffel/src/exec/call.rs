@@ -110,6 +110,11 @@ pub(crate) struct Mark {
 /// (string constants aside; see `assigned`), else reset —, the pending arguments it left, the
 /// cells it captured. On the stacks, not `VMState`, so the dispatch loop can call it while it
 /// holds the caller's record (`FrameStack::pop_to_caller`).
+///
+/// A frame whose `ref_epoch` still matches left nothing else either: a capture counts as a
+/// reference write (`create_closure`), and a function that may return with arguments pending
+/// is entered with [`EAGER`](crate::activation::EAGER) (`compile`, `pending_counts`). So the
+/// common return reads one word of the record and moves the top.
 #[inline(always)]
 pub(crate) fn close_frame(
     left: &ActivationRecord,
@@ -120,10 +125,12 @@ pub(crate) fn close_frame(
     captured: &mut Vec<CapturedCell>,
 ) {
     if left.ref_epoch.get() == ref_writes {
+        debug_assert!(pending_args.len() <= left.args_base, "a tidy frame left arguments pending");
+        debug_assert!(captured.last().is_none_or(|cell| cell.depth < depth), "a clean frame captured");
         registers.abandon(left.base);
-    } else {
-        registers.release(left.base);
+        return;
     }
+    registers.release(left.base);
     if pending_args.len() > left.args_base {
         pending_args.truncate(left.args_base);
     }

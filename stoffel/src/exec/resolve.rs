@@ -388,6 +388,8 @@ pub(crate) fn compile(
     let targets: HashSet<usize> = def.labels.values().copied().collect();
     // Before any fusion: the analysis walks the plain ops.
     let pending = pending_counts(&code);
+    let tidy =
+        code.iter().zip(&pending).all(|(op, count)| !matches!(op, Op::Ret { .. }) || *count == Some(0));
     fuse_compare_and_jump(&mut code, &targets);
     fuse_small_constants(&mut code, &constants, &targets);
     fuse_counted_loops(&mut code, &targets);
@@ -417,7 +419,13 @@ pub(crate) fn compile(
         )));
     }
     let assignment = super::assigned::analyse(&def);
-    let entry_reset = assignment.as_ref().map_or(RESET_ALL, |assignment| assignment.reset);
+    // A function that may return with arguments pending is entered as one whose registers are
+    // all reset, so its frame takes the full clean-up on return (`close_frame`), which drops
+    // them; every other frame returns without looking (most functions, by far).
+    let entry_reset = match &assignment {
+        Some(assignment) if tidy => assignment.reset,
+        _ => RESET_ALL,
+    };
     Ok(CompiledFunction { def, code, constants: constants.into_boxed_slice(), assignment, entry_reset })
 }
 
@@ -523,10 +531,10 @@ fn specialise_accumulations(code: &mut [Op]) {
 }
 
 /// What the frame has pushed with `PUSHARG` and no `CALL` has consumed yet when each op of
-/// (unfused) `code` starts: `Some(n)` where every path that reaches it agrees, `None` where
-/// paths disagree (a loop pushing without calling) or none reaches it. A frame starts with none
-/// of its own (its `args_base` is the stack's length then) and every `CALL` consumes all of
-/// them, whatever it calls.
+/// (unfused) `code` starts: `Some(n)` where every path that reaches it agrees (vacuously
+/// `Some(0)` where none does), `None` where paths disagree (a loop pushing without calling). A
+/// frame starts with none of its own (its `args_base` is the stack's length then) and every
+/// `CALL` consumes all of them, whatever it calls.
 fn pending_counts(code: &[Op]) -> Vec<Option<u32>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Count {
@@ -558,7 +566,14 @@ fn pending_counts(code: &[Op]) -> Vec<Option<u32>> {
             }
         }
     }
-    counts.into_iter().map(|count| if let Count::Known(n) = count { Some(n) } else { None }).collect()
+    counts
+        .into_iter()
+        .map(|count| match count {
+            Count::Unreached => Some(0),
+            Count::Known(n) => Some(n),
+            Count::Varies => None,
+        })
+        .collect()
 }
 
 /// Fuses each `CALL` with the `PUSHARG`s right before it when they push consecutive registers

@@ -58,6 +58,9 @@ pub(super) fn create_closure(ctx: &mut ForeignFunctionContext<'_>) -> Result<Val
                 None => {
                     let cell = Arc::new(UpvalueCell::new(state.registers[frame.base + index].clone()));
                     state.captured.push(CapturedCell { depth, parameter: index, cell: Arc::clone(&cell) });
+                    // Counted as a reference write: the frame then takes the full clean-up on
+                    // return, which pops this cell (`close_frame`).
+                    state.ref_writes += 1;
                     cell
                 }
             }
