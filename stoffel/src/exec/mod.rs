@@ -922,20 +922,20 @@ impl VMState {
                                     if let Value::Closure(closure) = reg!(first) {
                                         let slot = closure.slot;
                                         if let Some(callee) = self.functions.vm(slot) {
-                                            // Called again at the same depth (a loop), the
-                                            // record still holds it: no count taken.
-                                            let closure = if self.frames.holds_next(closure) {
-                                                FrameClosure::Kept
-                                            } else {
-                                                FrameClosure::Given(Arc::clone(closure))
-                                            };
                                             let args = args.start + 1..args.end;
+                                            // The record the callee's frame will reuse holds
+                                            // the closure now (called again at the same depth,
+                                            // a loop, it held it already: no count taken).
+                                            if !self.frames.keep_next(closure) {
+                                                let closure = Some(Arc::clone(closure));
+                                                enter!(slot, args, closure, call_at)
+                                            }
                                             enter_fast!(
                                                 callee,
                                                 slot,
                                                 args,
                                                 usize::from(n) - 1,
-                                                closure,
+                                                FrameClosure::Kept,
                                                 call_at
                                             )
                                         }
