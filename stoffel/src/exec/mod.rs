@@ -330,16 +330,21 @@ impl VMState {
                 }};
             }
             // `LDI k, imm` fused with the compare-and-jump after it (and its plain jump).
+            // `$taken` decides on the ints; `$flag` is the flag a taken jump implies, so the
+            // flag is built from the comparison only on the other path (as the counted loop's
+            // step does: fib −3 instructions per call).
             macro_rules! compare_with_constant {
-                ($imm:expr, $a:expr, $k:expr, $t:expr, $taken:expr) => {{
+                ($imm:expr, $a:expr, $k:expr, $t:expr, $taken:expr, $flag:expr) => {{
                     let imm = i64::from($imm);
                     set_int(reg_mut!($k), imm);
                     if !TRACED && !METERED {
                         if let Value::Int(x) = *reg!($a) {
-                            flag = CompareFlag::from_ordering(Some(x.cmp(&imm)));
                             pc += 2;
-                            if $taken(flag) {
+                            if $taken(x, imm) {
+                                flag = $flag(x, imm);
                                 jump!($t)
+                            } else {
+                                flag = CompareFlag::from_ordering(Some(x.cmp(&imm)));
                             }
                         }
                     }
@@ -640,16 +645,18 @@ impl VMState {
                     Op::AddImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_add),
                     Op::SubImm { imm, d, a, k } => step_with_constant!(imm, d, a, k, checked_sub),
                     Op::CmpImmJmpEq { imm, a, k, t } => {
-                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Equal)
+                        compare_with_constant!(imm, a, k, t, |x, y| x == y, |_, _| CompareFlag::Equal)
                     }
                     Op::CmpImmJmpNeq { imm, a, k, t } => {
-                        compare_with_constant!(imm, a, k, t, |f| f != CompareFlag::Equal)
+                        compare_with_constant!(imm, a, k, t, |x, y| x != y, |x: i64, y: i64| {
+                            CompareFlag::from_ordering(Some(x.cmp(&y)))
+                        })
                     }
                     Op::CmpImmJmpLt { imm, a, k, t } => {
-                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Less)
+                        compare_with_constant!(imm, a, k, t, |x, y| x < y, |_, _| CompareFlag::Less)
                     }
                     Op::CmpImmJmpGt { imm, a, k, t } => {
-                        compare_with_constant!(imm, a, k, t, |f| f == CompareFlag::Greater)
+                        compare_with_constant!(imm, a, k, t, |x, y| x > y, |_, _| CompareFlag::Greater)
                     }
                     Op::Mul { d, a, b } => binary_int!(arith::mul, checked_mul, d, a, b),
                     Op::Div { d, a, b } => binary!(arith::div, d, a, b),
