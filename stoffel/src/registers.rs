@@ -127,7 +127,10 @@ impl RegisterStack {
             self.values.get(base..self.top).is_none_or(|left| left.iter().all(left_behind)),
             "a reference abandoned in a window"
         );
-        self.top = self.top.min(base);
+        // A returning frame's window lies below the top (frames nest), so its base is the new
+        // top: no comparison.
+        debug_assert!(base <= self.top, "a window above the top");
+        self.top = base;
     }
 
     /// `reset_stale` for the registers of the window at `base` whose bits are set in `registers`
