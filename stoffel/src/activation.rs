@@ -163,7 +163,8 @@ impl FrameStack {
         true
     }
 
-    /// Enters a frame running `function` on the registers from `base` on.
+    /// Enters a frame running `function` on the registers from `base` on. A reused record's
+    /// `pc` and compare flag are not reset: whoever runs the frame sets them.
     #[inline(always)]
     pub(crate) fn push(
         &mut self,
@@ -180,9 +181,10 @@ impl FrameStack {
                 if !Arc::ptr_eq(&record.function, function) {
                     record.function = Arc::clone(function);
                 }
-                record.pc.set(0);
+                // `pc` and the flag are left as they are: the fused call keeps the new frame's
+                // in locals and saves them before anything reads the record (`save!`); the
+                // general entry sets them (`VMState::enter_vm`).
                 record.base = base;
-                record.compare_flag.set(CompareFlag::Equal);
                 record.args_base = args_base;
                 match closure {
                     FrameClosure::Without => {

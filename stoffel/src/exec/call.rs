@@ -6,7 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::activation::{ActivationRecord, CapturedCell, EAGER};
+use crate::activation::{ActivationRecord, CapturedCell, CompareFlag, EAGER};
 use crate::closure::Closure;
 use crate::error::{Error, ErrorKind, StackFrame};
 use crate::exec::resolve::CompiledFunction;
@@ -342,6 +342,11 @@ impl VMState {
         }
         let args_base = self.pending_args.len();
         self.frames.push(function, base, args_base, closure.into(), EAGER);
+        // Entered through the frame head, which starts from the record.
+        if let Some(frame) = self.frames.last() {
+            frame.pc.set(0);
+            frame.compare_flag.set(CompareFlag::Equal);
+        }
         Ok(())
     }
 
