@@ -994,8 +994,12 @@ impl VMState {
                         // (untraced: no hook was enabled at the last poll).
                         if !TRACED {
                             if let Some(upvalue) = self.frames.running_upvalue(name) {
-                                // `store` writes an int as an int, without the drop glue.
-                                store(reg_mut!(d), upvalue.get(), &mut self.ref_writes);
+                                // An int without building a `Value` (built, it went through
+                                // the stack).
+                                match upvalue.cell.get_int() {
+                                    Some(int) => set_int(reg_mut!(d), int),
+                                    None => store(reg_mut!(d), upvalue.get(), &mut self.ref_writes),
+                                }
                                 pc += 1;
                                 continue;
                             }
