@@ -99,7 +99,8 @@ impl RegisterStack {
             self.values[to..to + from.len()].iter().all(left_behind),
             "a reference left above the top"
         );
-        if from.len() == 1 {
+        // (Not `from.len() == 1`: that tested the range's order again, two more instructions.)
+        if from.end == from.start.wrapping_add(1) {
             if let Value::Int(int) = self.values[from.start] {
                 crate::exec::set_int(&mut self.values[to], int);
                 return;
