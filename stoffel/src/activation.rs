@@ -131,6 +131,13 @@ impl FrameStack {
         self.records.get(self.depth.wrapping_sub(1))
     }
 
+    /// Where the innermost frame's pending arguments start (0 with no frame): `LD`, the plain
+    /// `CALL` and hook events read it; the plain loop keeps no copy.
+    #[inline(always)]
+    pub(crate) fn args_base(&self) -> usize {
+        self.last().map_or(0, |frame| frame.args_base)
+    }
+
     /// The upvalue of the innermost frame's closure named by this very string (see
     /// [`Closure::upvalue_interned`]); `None` when it runs no closure or the name is another
     /// string.

@@ -332,7 +332,7 @@ impl VMState {
             // `LDI k, imm` fused with the compare-and-jump after it (and its plain jump).
             // `$taken` decides on the ints; `$flag` is the flag a taken jump implies, so the
             // flag is built from the comparison only on the other path (as the counted loop's
-            // step does: fib −3 instructions per call).
+            // step does: fib −2 instructions per call).
             macro_rules! compare_with_constant {
                 ($imm:expr, $a:expr, $k:expr, $t:expr, $taken:expr, $flag:expr) => {{
                     let imm = i64::from($imm);
@@ -584,7 +584,7 @@ impl VMState {
                 let mut dest_old = None;
                 if TRACED {
                     save!(at);
-                    let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
+                    let args_base = self.frames.args_base();
                     dest_old = match self.trace_before(function, at, args_base) {
                         Ok(old) => old,
                         Err(error) => return Err(self.locate(error)),
@@ -599,8 +599,8 @@ impl VMState {
                 }
                 match *op {
                     Op::Ld { d, k } => {
-                        // Read from the record: the plain loop keeps no `args_base` at hand.
-                        let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
+                        // From the record: the plain loop keeps no `args_base` at hand.
+                        let args_base = self.frames.args_base();
                         let top = self.pending_args.len() as i64 - 1;
                         let index = top + i64::from(k);
                         if index < args_base as i64 {
@@ -722,8 +722,8 @@ impl VMState {
                         // there is no run-time test for that (`pending_counts`).
                         if !TRACED && !METERED {
                             debug_assert_eq!(
-                                Some(self.pending_args.len()),
-                                self.frames.last().map(|frame| frame.args_base),
+                                self.pending_args.len(),
+                                self.frames.args_base(),
                                 "a fused call with arguments pending"
                             );
                             // `pc` has not moved since the fetch (`at` would keep one more value
@@ -955,7 +955,7 @@ impl VMState {
                     }
                     Op::Call { slot } => {
                         save!(pc);
-                        let args_base = self.frames.last().map_or(0, |frame| frame.args_base);
+                        let args_base = self.frames.args_base();
                         match self.call_slot(slot, args_base) {
                             Ok(Called::Entered) => continue 'frames,
                             Ok(Called::Returned(value)) => {

@@ -316,13 +316,15 @@ pub(crate) struct CompiledFunction {
     /// need not reset its registers on return (see `assigned`).
     pub(crate) assignment: Option<super::assigned::Assignment>,
     /// What a fused call resets when it enters: the registers of `assignment.reset`, or
-    /// [`RESET_ALL`] (a function without an assignment, whose frame is then reset on return
-    /// too). One word, so the common case, 0, is one load and one test.
+    /// [`RESET_ALL`] (a function without an assignment, or one that may return with arguments
+    /// pending: its frame then takes the full clean-up on return). One word, so the common
+    /// case, 0, is one load and one test.
     pub(crate) entry_reset: u64,
 }
 
 /// `CompiledFunction::entry_reset` of a function whose every register is reset on entry and
-/// on return (more than 64 registers; or all 64 read before written, the same either way).
+/// on return (more than 64 registers; or all 64 read before written, the same either way; or
+/// a `RET` some path reaches with arguments pending, see `pending_counts`).
 pub(crate) const RESET_ALL: u64 = u64::MAX;
 
 /// Lowers a function that passed [`VMFunction::validate`]; `CALL` names are resolved to slots
