@@ -113,7 +113,7 @@ pub(crate) struct Mark {
 ///
 /// A frame whose `ref_epoch` still matches left nothing else either: a capture counts as a
 /// reference write (`create_closure`), and a function that may return with arguments pending
-/// is entered with [`EAGER`](crate::activation::EAGER) (`compile`, `pending_counts`). So the
+/// is entered with [`EAGER`] (`compile`, `pending_counts`). So the
 /// common return reads one word of the record and moves the top.
 #[inline(always)]
 pub(crate) fn close_frame(
