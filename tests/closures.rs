@@ -379,6 +379,52 @@ fn a_counter_written_with_getupval_and_setupval_counts() {
 }
 
 #[test]
+fn getupval_and_setupval_find_cells_whatever_order_they_were_captured_in() {
+    // `GETUPVAL`/`SETUPVAL` try an upvalue's place among the declared ones first; a closure
+    // that captured in another order (or only some) is searched by name.
+    let text = r#"
+        fn spread() captures(low, high) {
+            GETUPVAL r0, high
+            GETUPVAL r1, low
+            SUB r0, r0, r1
+            LDI r2, 1
+            ADD r1, r1, r2
+            SETUPVAL low, r1      // low counts up: each call one less
+            RET r0
+        }
+        fn make(low, high) {
+            LDI r2, "spread"
+            LDI r3, "high"
+            LDI r4, "low"
+            PUSHARG r2
+            PUSHARG r3
+            PUSHARG r4
+            CALL create_closure   // captured high first: the reverse of the declaration
+            RET r0
+        }
+        fn make_in_order(low, high) {
+            LDI r2, "spread"
+            LDI r3, "low"
+            LDI r4, "high"
+            PUSHARG r2
+            PUSHARG r3
+            PUSHARG r4
+            CALL create_closure
+            RET r0
+        }
+    "#;
+    let vm = VirtualMachine::new();
+    vm.load(stoffel::asm::assemble(text).unwrap()).unwrap();
+    for maker in ["make", "make_in_order"] {
+        let closure = vm.call(maker, &[Value::Int(3), Value::Int(10)]).unwrap();
+        let results: Vec<Value> = (0..3).map(|_| call_closure(&vm, &closure, &[])).collect();
+        assert_eq!(results, [Value::Int(7), Value::Int(6), Value::Int(5)], "{maker}");
+        let Value::Closure(handle) = &closure else { panic!("expected a closure") };
+        assert_eq!(handle.upvalue("low").unwrap().get(), Value::Int(6), "{maker}");
+    }
+}
+
+#[test]
 fn closures_sharing_a_cell_see_each_others_writes_through_instructions_and_builtins() {
     let vm = upval_vm();
     let Value::Array(all) = vm.call("make_all", &[Value::Int(0)]).unwrap() else {

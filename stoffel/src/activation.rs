@@ -146,6 +146,16 @@ impl FrameStack {
         self.last()?.closure.as_deref()?.upvalue_interned(name)
     }
 
+    /// [`FrameStack::running_upvalue`], trying place `at` first (see `Op::GetUpval`).
+    #[inline(always)]
+    pub(crate) fn running_upvalue_at(&self, name: &Str, at: u8) -> Option<&Upvalue> {
+        let closure = self.last()?.closure.as_deref()?;
+        match closure.upvalues.get(usize::from(at)) {
+            Some(upvalue) if upvalue.name.is(name) => Some(upvalue),
+            _ => closure.upvalue_interned(name),
+        }
+    }
+
     /// The active frames, outermost first.
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, ActivationRecord> {
         self.records[..self.depth].iter()

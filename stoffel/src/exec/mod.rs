@@ -986,14 +986,14 @@ impl VMState {
                             }
                         }
                     }
-                    Op::GetUpval { d, c } => {
+                    Op::GetUpval { at, d, c } => {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "GETUPVAL without a name"));
                         };
                         // The running closure's cell by its interned name, when no event fires
                         // (untraced: no hook was enabled at the last poll).
                         if !TRACED {
-                            if let Some(upvalue) = self.frames.running_upvalue(name) {
+                            if let Some(upvalue) = self.frames.running_upvalue_at(name, at) {
                                 // An int without building a `Value` (built, it went through
                                 // the stack).
                                 match upvalue.cell.get_int() {
@@ -1008,12 +1008,12 @@ impl VMState {
                         reload!();
                         store(reg_mut!(d), value, &mut self.ref_writes);
                     }
-                    Op::SetUpval { a, c } => {
+                    Op::SetUpval { at, a, c } => {
                         let Value::String(name) = &function.constants[c as usize] else {
                             fail!(Error::new(ErrorKind::Usage, "SETUPVAL without a name"));
                         };
                         if !TRACED {
-                            if let Some(upvalue) = self.frames.running_upvalue(name) {
+                            if let Some(upvalue) = self.frames.running_upvalue_at(name, at) {
                                 write_upvalue(upvalue, reg!(a));
                                 pc += 1;
                                 continue;

@@ -212,13 +212,17 @@ pub(crate) enum Op {
     Call {
         slot: u32,
     },
-    /// `GETUPVAL d, name`: the name is the string constant `c` (interned: found by pointer).
+    /// `GETUPVAL d, name`: the name is the string constant `c` (interned: found by pointer);
+    /// `at`, its place among the function's declared upvalues, is where a closure that
+    /// captured them in that order holds it (`u8::MAX`: none), tried before the search.
     GetUpval {
+        at: u8,
         d: u16,
         c: u32,
     },
-    /// `SETUPVAL name, a`: the name is the string constant `c`.
+    /// `SETUPVAL name, a`: the name is the string constant `c`, `at` as for `GetUpval`.
     SetUpval {
+        at: u8,
         a: u16,
         c: u32,
     },
@@ -351,6 +355,13 @@ pub(crate) fn compile(
     // Validation proved registers < 65,536 and every label defined and in range.
     let reg = |r: &usize| *r as u16;
     let target = |label: &String| def.labels.get(label).copied().unwrap_or(0) as u32;
+    let declared = |name: &String| {
+        def.upvalues
+            .iter()
+            .position(|declared| declared == name)
+            .and_then(|at| u8::try_from(at).ok())
+            .unwrap_or(u8::MAX)
+    };
     let code = def
         .instructions
         .iter()
@@ -379,10 +390,10 @@ pub(crate) fn compile(
             Instruction::CALL(name) => Op::Call { slot: functions.slot(name) },
             Instruction::RET(a) => Op::Ret { a: reg(a) },
             Instruction::GETUPVAL(d, name) => {
-                Op::GetUpval { d: reg(d), c: constant(&Value::from(name.as_str())) }
+                Op::GetUpval { at: declared(name), d: reg(d), c: constant(&Value::from(name.as_str())) }
             }
             Instruction::SETUPVAL(name, a) => {
-                Op::SetUpval { a: reg(a), c: constant(&Value::from(name.as_str())) }
+                Op::SetUpval { at: declared(name), a: reg(a), c: constant(&Value::from(name.as_str())) }
             }
         })
         .collect();
