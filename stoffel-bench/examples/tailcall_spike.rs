@@ -18,18 +18,19 @@
 //! (dependent loads), not on the dispatch. So per-handler dispatch does not close fib's gap;
 //! fewer instructions in the call path would (README, "What stands in the way").
 //!
-//! Session 11 added a lean call and return (`LEAN=` selects them): only what Lua's `OP_CALL` and
-//! `OP_RETURN1` do — find the callee, open and fill its window, save the resume point, write the
-//! caller's `r0` — with letters putting the rest back (c: arity and depth checks, f: the compare
-//! flag saved and restored, r: the record's pending-argument base, closure and epoch, e: the
-//! return's epoch test, p: its interrupt poll). Two runs of 9 rounds, 2026-11-26 (ms; Lua
-//! 44.7–45.8, the real loop 49.1–51.6 in the same runs): lean 45.0 / 45.2 (1.00× Lua), f 47.4 /
-//! 47.0, r 48.5 / 46.4, e 45.9 / 46.2, c 49.4 / 44.9, p 46.4 / 46.1, all of them (`cfrep`) 50.3 /
-//! 51.5 — the real loop's time —, and the full handlers (with the pending-argument checks the
-//! real loop no longer has) 56.8 / 60.2. So with our `Value` and dispatch a Rust interpreter
-//! matches Lua on fib; the 5–10% left is the bookkeeping the instruction set's semantics ask for
-//! (arity errors, the depth limit, a compare flag per frame, pending arguments, closures,
-//! interrupts), each piece worth 1–8% here and none alone the gap.
+//! Session 11 made each piece of the call's and return's bookkeeping a switch (`call`, `ret`,
+//! chosen by `handlers`): `LEAN=` runs only what Lua's `OP_CALL` and `OP_RETURN1` do — find the
+//! callee, open and fill its window, save the resume point, write the caller's `r0` — and
+//! letters put pieces back (c: arity and depth checks, f: the compare flag saved and restored,
+//! r: the record's pending-argument base, closure and epoch, e: the return's epoch test, p: its
+//! interrupt poll, k: the pending and clean-up tests the real loop no longer has); without
+//! `LEAN`, all of them. Runs of 9 rounds, 2026-11-26 (ms; Lua 44.7–45.8 in the quiet ones, the
+//! real loop 49.1–51.6): lean 45.0, 45.2, 45.6 (1.00× Lua); f 47.0–48.3, r 46.4–48.5, e 45.7–46.2,
+//! c 44.9–47.2, p 45.4–46.9 (noisy, each alone 0–8%); `cfrep` 50.3–51.7 — the real loop's time —;
+//! all (`k` too) 56.8–58.1. So with our `Value` and dispatch a Rust interpreter matches Lua on
+//! fib; the 5–10% left is the bookkeeping the instruction set's semantics ask for (arity errors,
+//! the depth limit, a compare flag per frame, pending arguments, closures, interrupts), each
+//! piece worth a few percent here and none alone the gap.
 //!
 //!     cargo run --release -p stoffel-bench --example tailcall_spike [ROUNDS]
 //!     LEAN=cfrep cargo run --release -p stoffel-bench --example tailcall_spike [ROUNDS]
@@ -177,132 +178,29 @@ extern "sysv64" fn add(vm: &mut Vm, ip: *const Op, regs: *mut Value) -> u64 {
     slow(vm, 4)
 }
 
-/// `PUSHARG first..first+n; CALL slot` of a VM function: n = a, first = b, slot = c.
-extern "sysv64" fn call_args(vm: &mut Vm, ip: *const Op, regs: *mut Value) -> u64 {
-    let op = unsafe { *ip };
-    let depth = vm.depth;
-    let caller = &vm.frames[depth - 1];
-    if vm.pending.len() != caller.args_base {
-        return slow(vm, 5);
-    }
-    let args_base = caller.args_base;
-    let caller_base = caller.base;
-    let Some(Some(callee)) = vm.functions.get(usize::from(op.c)) else {
-        return slow(vm, 6);
-    };
-    let n = usize::from(op.a);
-    if callee.arity != n || depth >= vm.max_depth {
-        return slow(vm, 7);
-    }
-    let count = callee.register_count;
-    let new_base = vm.top;
-    let end = new_base + count;
-    let mut regs = regs;
-    if vm.values.len() < end {
-        if end > vm.max_registers {
-            return slow(vm, 8);
-        }
-        vm.values.resize_with(end, || Value::Unit);
-        regs = vm.values.as_mut_ptr().wrapping_add(caller_base);
-    }
-    vm.top = end;
-    let ref_epoch = vm.ref_writes;
-    // One int argument (the common call).
-    let first = usize::from(op.b);
-    let new_regs = vm.values.as_mut_ptr().wrapping_add(new_base);
-    match *reg!(regs, first) {
-        Value::Int(x) if n == 1 => set_int(reg!(new_regs, 0u16), x),
-        _ => return slow(vm, 9),
-    }
-    let resume = ip.wrapping_add(1);
-    let flag = vm.flag;
-    vm.frames[depth - 1].flag = flag;
-    // No reference held across the tail call (its drop would follow the call: no `jmp`).
-    let code = callee.code.as_ptr();
-    let callee: *const Arc<Func> = callee;
-    // SAFETY (spike): the function table is not touched until this use.
-    let callee = unsafe { &*callee };
-    match vm.frames.get_mut(depth) {
-        Some(record) => {
-            if !Arc::ptr_eq(&record.function, callee) {
-                record.function = Arc::clone(callee);
-            }
-            record.resume = resume;
-            record.base = new_base;
-            record.flag = 1;
-            record.args_base = args_base;
-            if record.closure.is_some() {
-                record.closure = None;
-            }
-            record.ref_epoch = ref_epoch;
-        }
-        None => vm.frames.push(Frame {
-            function: Arc::clone(callee),
-            resume,
-            base: new_base,
-            flag: 1,
-            args_base,
-            closure: None,
-            ref_epoch,
-        }),
-    }
-    vm.depth = depth + 1;
-    vm.flag = 1;
-    next!(vm, code, new_regs)
-}
-
-extern "sysv64" fn ret(vm: &mut Vm, ip: *const Op, regs: *mut Value) -> u64 {
-    let op = unsafe { *ip };
-    let Value::Int(int) = *reg!(regs, op.a) else {
-        return slow(vm, 10);
-    };
-    let depth = vm.depth;
-    if depth <= vm.entry_depth + 1 {
-        vm.result = int;
-        vm.depth = depth - 1;
-        return OK;
-    }
-    let left = &vm.frames[depth - 1];
-    let resume = left.resume;
-    let (left_base, left_epoch, left_args) = (left.base, left.ref_epoch, left.args_base);
-    vm.depth = depth - 1;
-    if left_epoch == vm.ref_writes {
-        vm.top = vm.top.min(left_base);
-    } else {
-        return slow(vm, 11);
-    }
-    if vm.pending.len() > left_args {
-        vm.pending.truncate(left_args);
-    }
-    if vm.captured.last().is_some_and(|&d| d == depth - 1) {
-        return slow(vm, 12);
-    }
-    let caller = &vm.frames[depth - 2];
-    let caller_base = caller.base;
-    vm.flag = caller.flag;
-    let caller_regs = vm.values.as_mut_ptr().wrapping_add(caller_base);
-    set_int(reg!(caller_regs, 0u16), int);
-    if vm.signals.load(Ordering::Relaxed) != 0 {
-        return slow(vm, 13);
-    }
-    next!(vm, resume, caller_regs)
-}
-
-/// The lean call (session 11): only what Lua's `OP_CALL` does — find the callee, open its window
-/// (growing the stack if needed), copy the argument, fill the record's resume point, base and
-/// function. No arity, depth, pending, flag, closure or epoch bookkeeping: the floor, not a
-/// candidate.
-extern "sysv64" fn call_lean<const CHECKS: bool, const FLAG: bool, const FIELDS: bool>(
+/// `PUSHARG first..first+n; CALL slot` of a VM function: n = a, first = b, slot = c. Always
+/// what Lua's `OP_CALL` does: find the callee, open its window (growing the stack if needed),
+/// copy the argument, fill the record's resume point, base and function. The rest is
+/// bookkeeping this instruction set's semantics ask for, each piece switched by a parameter
+/// (see [`handlers`]): `PENDING`, the test that the caller has no other argument pending (the
+/// real loop proves that at load since session 10); `CHECKS`, the arity and depth checks;
+/// `FLAG`, the caller's compare flag saved and the callee's set; `FIELDS`, the record's
+/// pending-argument base, closure and reference epoch.
+extern "sysv64" fn call<const PENDING: bool, const CHECKS: bool, const FLAG: bool, const FIELDS: bool>(
     vm: &mut Vm,
     ip: *const Op,
     regs: *mut Value,
 ) -> u64 {
     let op = unsafe { *ip };
     let depth = vm.depth;
+    if PENDING && vm.pending.len() != vm.frames[depth - 1].args_base {
+        return slow(vm, 5);
+    }
     let Some(Some(callee)) = vm.functions.get(usize::from(op.c)) else {
         return slow(vm, 6);
     };
-    if CHECKS && (callee.arity != usize::from(op.a) || depth >= vm.max_depth) {
+    let n = usize::from(op.a);
+    if CHECKS && (callee.arity != n || depth >= vm.max_depth) {
         return slow(vm, 7);
     }
     let args_base = vm.pending.len();
@@ -312,18 +210,23 @@ extern "sysv64" fn call_lean<const CHECKS: bool, const FLAG: bool, const FIELDS:
     let end = new_base + count;
     let mut regs = regs;
     if vm.values.len() < end {
+        if end > vm.max_registers {
+            return slow(vm, 8);
+        }
         let caller_base = vm.frames[depth - 1].base;
         vm.values.resize_with(end, || Value::Unit);
         regs = vm.values.as_mut_ptr().wrapping_add(caller_base);
     }
     vm.top = end;
+    // One int argument (the common call).
     let first = usize::from(op.b);
     let new_regs = vm.values.as_mut_ptr().wrapping_add(new_base);
     match *reg!(regs, first) {
-        Value::Int(x) => set_int(reg!(new_regs, 0u16), x),
+        Value::Int(x) if n == 1 => set_int(reg!(new_regs, 0u16), x),
         _ => return slow(vm, 9),
     }
     let resume = ip.wrapping_add(1);
+    // No reference held across the tail call (its drop would follow the call: no `jmp`).
     let code = callee.code.as_ptr();
     let callee: *const Arc<Func> = callee;
     // SAFETY (spike): the function table is not touched until this use.
@@ -362,8 +265,12 @@ extern "sysv64" fn call_lean<const CHECKS: bool, const FLAG: bool, const FIELDS:
     next!(vm, code, new_regs)
 }
 
-/// The lean return: the caller's `r0` written, its window found, nothing checked.
-extern "sysv64" fn ret_lean<const EPOCH: bool, const POLL: bool, const FLAG: bool>(
+/// `RET a` of an int. Always what Lua's `OP_RETURN1` does: find the caller, close the window,
+/// write the caller's `r0`, go on at the resume point. Switched as in [`call`]: `CLEANUP`, the
+/// pending-argument and captured-cell clean-up tests (gone from the real loop's common return
+/// since session 10); `EPOCH`, the reference epoch test; `POLL`, the interrupt poll; `FLAG`,
+/// the caller's compare flag restored.
+extern "sysv64" fn ret<const CLEANUP: bool, const EPOCH: bool, const POLL: bool, const FLAG: bool>(
     vm: &mut Vm,
     ip: *const Op,
     regs: *mut Value,
@@ -379,12 +286,20 @@ extern "sysv64" fn ret_lean<const EPOCH: bool, const POLL: bool, const FLAG: boo
         return OK;
     }
     let left = &vm.frames[depth - 1];
-    let (resume, left_base, left_epoch) = (left.resume, left.base, left.ref_epoch);
+    let (resume, left_base, left_epoch, left_args) = (left.resume, left.base, left.ref_epoch, left.args_base);
     vm.depth = depth - 1;
     if EPOCH && left_epoch != vm.ref_writes {
         return slow(vm, 11);
     }
     vm.top = left_base;
+    if CLEANUP {
+        if vm.pending.len() > left_args {
+            vm.pending.truncate(left_args);
+        }
+        if vm.captured.last().is_some_and(|&d| d == depth - 1) {
+            return slow(vm, 12);
+        }
+    }
     let caller = &vm.frames[depth - 2];
     let caller_base = caller.base;
     if FLAG {
@@ -398,12 +313,36 @@ extern "sysv64" fn ret_lean<const EPOCH: bool, const POLL: bool, const FLAG: boo
     next!(vm, resume, caller_regs)
 }
 
-fn fib_function() -> Func {
-    fib_function_with(call_args, ret)
+/// The call and return handlers with the bookkeeping named by `what` (letters: k = the pending
+/// and clean-up tests, c = arity and depth checks, f = the compare flag, r = the record's other
+/// fields, e = the epoch test, p = the poll); `None`, all of it (session 10's spike).
+fn handlers(what: Option<&str>) -> (Handler, Handler) {
+    let has = |letter: char| what.is_none_or(|what| what.contains(letter));
+    macro_rules! pick {
+        ($handler:ident, $key:expr) => {{
+            pick!(@ $handler, $key; false false false false, false false false true,
+                false false true false, false false true true, false true false false,
+                false true false true, false true true false, false true true true,
+                true false false false, true false false true, true false true false,
+                true false true true, true true false false, true true false true,
+                true true true false, true true true true)
+        }};
+        (@ $handler:ident, $key:expr; $($a:literal $b:literal $c:literal $d:literal),*) => {{
+            let key: (bool, bool, bool, bool) = $key;
+            let mut chosen: Handler = $handler::<true, true, true, true>;
+            $(if key == ($a, $b, $c, $d) {
+                chosen = $handler::<$a, $b, $c, $d>;
+            })*
+            chosen
+        }};
+    }
+    let call = pick!(call, (has('k'), has('c'), has('f'), has('r')));
+    let ret = pick!(ret, (has('k'), has('e'), has('p'), has('f')));
+    (call, ret)
 }
 
-/// fib's ops with the given call and return handlers.
-fn fib_function_with(call_args: Handler, ret: Handler) -> Func {
+fn fib_function(what: Option<&str>) -> Func {
+    let (call_args, ret) = handlers(what);
     let op = |handler: Handler, a: u16, b: u16, c: u16, d: i16| Op { handler, a, b, c, d };
     let code = vec![
         op(cmp_imm_jmp_lt, 0, 8, 1, 2), // LDI r1, 2; CMP r0, r1; JMPLT 8
@@ -417,33 +356,6 @@ fn fib_function_with(call_args: Handler, ret: Handler) -> Func {
         op(ret, 0, 0, 0, 0),            // done: RET r0
     ];
     Func { code, register_count: 4, arity: 1 }
-}
-
-/// fib with the lean call and return; `LEAN` names the bookkeeping put back (letters: c =
-/// arity and depth checks, f = the compare flag saved and restored, r = the record's other
-/// fields, e = the return's epoch test, p = the return's poll).
-fn fib_lean_function(what: &str) -> Func {
-    macro_rules! pick_call {
-        ($($c:literal $f:literal $r:literal),*) => {{
-            let key = (what.contains('c'), what.contains('f'), what.contains('r'));
-            let mut handler: Handler = call_lean::<false, false, false>;
-            $(if key == ($c, $f, $r) { handler = call_lean::<$c, $f, $r>; })*
-            handler
-        }};
-    }
-    macro_rules! pick_ret {
-        ($($e:literal $p:literal $f:literal),*) => {{
-            let key = (what.contains('e'), what.contains('p'), what.contains('f'));
-            let mut handler: Handler = ret_lean::<false, false, false>;
-            $(if key == ($e, $p, $f) { handler = ret_lean::<$e, $p, $f>; })*
-            handler
-        }};
-    }
-    let call: Handler = pick_call!(false false false, true false false, false true false, false false true,
-        true true false, true false true, false true true, true true true);
-    let ret_handler: Handler = pick_ret!(false false false, true false false, false true false, false false true,
-        true true false, true false true, false true true, true true true);
-    fib_function_with(call, ret_handler)
 }
 
 fn spike_fib(vm: &mut Vm, n: i64) -> i64 {
@@ -478,10 +390,7 @@ fn main() {
         top: 0,
         frames: Vec::new(),
         depth: 0,
-        functions: vec![Some(Arc::new(match std::env::var("LEAN") {
-            Ok(what) => fib_lean_function(&what),
-            Err(_) => fib_function(),
-        }))],
+        functions: vec![Some(Arc::new(fib_function(std::env::var("LEAN").ok().as_deref())))],
         pending: Vec::new(),
         captured: Vec::new(),
         max_depth: 10_000,
